@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The one command that installs and runs the whole test suite:
+#   scripts/test.sh [pytest args...]
+# Creates .venv if needed, installs the project with its dev extras, then runs
+# ruff (lint + format check), mypy, pytest and, if present, the quick benchmark.
+# PostgreSQL tests run when CW_TEST_DATABASE_URL is set (see scripts/start-postgres.sh).
+set -euo pipefail
+
+cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.."
+
+header() { printf '\n==> %s\n' "$*"; }
+
+if [[ ! -x .venv/bin/python ]]; then
+    header "creating .venv"
+    python3 -m venv .venv
+fi
+
+header "installing codewalkers[dev] into .venv"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+lint_paths=()
+for d in src tests bench; do
+    [[ -d "$d" ]] && lint_paths+=("$d")
+done
+if [[ ${#lint_paths[@]} -eq 0 ]]; then
+    echo "ERROR: none of src/ tests/ bench/ exist; nothing to check" >&2
+    exit 1
+fi
+
+header "ruff check ${lint_paths[*]}"
+.venv/bin/ruff check "${lint_paths[@]}"
+
+header "ruff format --check ${lint_paths[*]}"
+.venv/bin/ruff format --check "${lint_paths[@]}"
+
+header "mypy"
+.venv/bin/mypy
+
+if [[ -n "${CW_TEST_DATABASE_URL:-}" ]]; then
+    header "pytest $* (PostgreSQL: ${CW_TEST_DATABASE_URL})"
+else
+    header "pytest $* (CW_TEST_DATABASE_URL not set: PostgreSQL tests will not run against a server)"
+fi
+rc=0
+.venv/bin/python -m pytest "$@" || rc=$?
+if [[ $rc -eq 5 ]]; then
+    echo "ERROR: pytest collected no tests (exit code 5); a test run that tests nothing is a failure" >&2
+    exit 5
+elif [[ $rc -ne 0 ]]; then
+    echo "ERROR: pytest failed (exit code $rc)" >&2
+    exit "$rc"
+fi
+
+if [[ -f bench/run.py ]]; then
+    header "bench/run.py --quick"
+    .venv/bin/python bench/run.py --quick
+fi
+
+header "all checks passed"

@@ -1,0 +1,135 @@
+"""The database handle: one engine, the fourteen repositories, and ``transaction()``."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine
+
+from codewalkers.db.engine import WRITE, create_engine, ensure_schema
+from codewalkers.db.errors import DatabaseError, is_retryable, translate, translate_errors
+
+T = TypeVar("T")
+
+#: How long a lone repository call keeps retrying a transient failure (lock, deadlock).
+RETRY_SECONDS = 60.0
+
+
+class Database:
+    """An open Codewalkers database. Build it with :func:`open_database`.
+
+    Each repository call runs in its own transaction, unless the calling thread is inside
+    ``with db.transaction():``, in which case it joins that transaction.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        from codewalkers.db.repositories import sqlalchemy as adapters
+
+        self.engine = engine
+        self._local = threading.local()
+        self.initiatives = adapters.SqlInitiativeRepository(self)
+        self.phases = adapters.SqlPhaseRepository(self)
+        self.tasks = adapters.SqlTaskRepository(self)
+        self.agents = adapters.SqlAgentRepository(self)
+        self.messages = adapters.SqlMessageRepository(self)
+        self.pages = adapters.SqlPageRepository(self)
+        self.projects = adapters.SqlProjectRepository(self)
+        self.accounts = adapters.SqlAccountRepository(self)
+        self.proposals = adapters.SqlProposalRepository(self)
+        self.log_chunks = adapters.SqlLogChunkRepository(self)
+        self.conversations = adapters.SqlConversationRepository(self)
+        self.chat_sessions = adapters.SqlChatSessionRepository(self)
+        self.review_comments = adapters.SqlReviewCommentRepository(self)
+        self.change_sets = adapters.SqlChangeSetRepository(self)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        """The database URL, with any password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block's repository calls in one transaction: all commit, or none does.
+
+        Nested blocks become savepoints. An exception rolls the block back and propagates
+        (driver errors as :class:`DatabaseError`).
+        """
+        current: Connection | None = getattr(self._local, "connection", None)
+        if current is not None:
+            with translate_errors(), current.begin_nested():
+                yield
+            return
+        with translate_errors(), self.engine.connect() as connection:
+            connection.execution_options(**{WRITE: True})
+            with connection.begin():
+                self._local.connection = connection
+                try:
+                    yield
+                finally:
+                    self._local.connection = None
+
+    def run(self, work: Callable[[Connection], T], *, write: bool) -> T:
+        """Run ``work`` in the caller's transaction, or in a transaction of its own.
+
+        A transaction of its own is retried (with jittered backoff) on transient failures:
+        a busy SQLite file, a PostgreSQL deadlock or serialization failure.
+        """
+        current: Connection | None = getattr(self._local, "connection", None)
+        if current is not None:
+            with translate_errors():
+                return work(current)
+        deadline = time.monotonic() + RETRY_SECONDS
+        delay = 0.005
+        while True:
+            try:
+                with self.engine.connect() as connection:
+                    if write:
+                        connection.execution_options(**{WRITE: True})
+                    with connection.begin():
+                        return work(connection)
+            except sa_exc.SQLAlchemyError as exc:
+                if not is_retryable(exc) or time.monotonic() + delay > deadline:
+                    raise translate(exc) from exc
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 0.5)
+
+    def close(self) -> None:
+        """Release every connection. The handle cannot be used afterwards."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url!r})"
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    """Open the database at ``url`` (``sqlite:///path`` or ``postgresql://...``).
+
+    Migrations run first (see :func:`ensure_schema`) unless ``migrate`` is false.
+    Raises :class:`SchemaError` when the database is newer than this code, and
+    :class:`DatabaseError` when it cannot be opened.
+    """
+    engine = create_engine(url)
+    try:
+        if migrate:
+            ensure_schema(engine)
+        return Database(engine)
+    except DatabaseError:
+        engine.dispose()
+        raise

@@ -1,0 +1,161 @@
+"""Engine creation, configured once for each backend, and ``ensure_schema`` (migrations).
+
+SQLite: foreign keys on, WAL, ``synchronous=NORMAL`` (durable across process crashes), a busy
+timeout, and write transactions opened with ``BEGIN IMMEDIATE`` so that concurrent writers
+queue for the lock instead of failing with "database is locked" half-way through.
+
+PostgreSQL (psycopg 3): READ COMMITTED; the few operations that must not race take row locks
+(``FOR UPDATE SKIP LOCKED``) or a transaction-scoped advisory lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from codewalkers.db.errors import DatabaseError, SchemaError, translate_errors
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: Connection execution option: this connection's transaction will write.
+WRITE = "cw_write"
+
+
+def normalize_url(url: str) -> sa.URL:
+    """Parse a database URL; ``postgresql://`` and ``postgres://`` select psycopg 3."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise DatabaseError(f"invalid database URL {url!r}: {exc}") from exc
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise DatabaseError(
+            f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://"
+        )
+    return parsed
+
+
+def create_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with Codewalkers' per-backend settings applied."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, **kwargs)
+    with translate_errors():
+        return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_engine(url: sa.URL, **kwargs: Any) -> Engine:
+    in_memory = url.database in (None, "", ":memory:")
+    if in_memory:
+        kwargs.setdefault("poolclass", StaticPool)
+    engine = sa.create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver: BEGIN is emitted below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # Reads run in autocommit (WAL readers never block); writers take the lock up front.
+        if connection.get_execution_options().get(WRITE):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+# --- migrations --------------------------------------------------------------------------
+
+MIGRATION_LOCK_KEY = zlib.crc32(b"codewalkers:migrations")
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The Alembic configuration of the migrations shipped inside the package."""
+    config = Config()
+    location = resources.files("codewalkers.db") / "migrations"
+    config.set_main_option("script_location", str(location))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    """The newest revision this code knows."""
+    head = _script().get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database is at (``None`` when it was never migrated)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _check_known(revision: str | None) -> None:
+    if revision is None:
+        return
+    try:
+        _script().get_revision(revision)
+    except Exception as exc:  # alembic raises several types for an unknown revision
+        raise SchemaError(
+            f"the database schema is at revision {revision}, newer than this Codewalkers "
+            f"knows (newest: {head_revision()}); upgrade Codewalkers to use this database"
+        ) from exc
+
+
+def ensure_schema(engine: Engine) -> str:
+    """Migrate the database to the newest schema; return the revision it is at.
+
+    A no-op when the schema is current. Concurrent callers serialize on a lock (SQLite's
+    write lock, a PostgreSQL advisory lock) and the migration runs in one transaction, so an
+    interrupted migration leaves the database as it was and the next start finishes it.
+    Raises :class:`SchemaError` when the database is newer than this code (and leaves it
+    untouched).
+    """
+    head = head_revision()
+    with translate_errors():
+        with engine.connect() as connection:
+            revision = current_revision(connection)
+            connection.rollback()
+        if revision == head:
+            return head
+        _check_known(revision)
+        with engine.connect() as connection:
+            connection.execution_options(**{WRITE: True})
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+                revision = current_revision(connection)
+                _check_known(revision)
+                if revision != head:
+                    from alembic import command
+
+                    command.upgrade(alembic_config(connection), "head")
+    return head

@@ -1,0 +1,172 @@
+"""The enumerations of the schema. Each is a ``StrEnum``: ``TaskStatus.PENDING == "pending"``.
+
+The database enforces every one of them with a CHECK constraint (see ``schema.py``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "AgentMode",
+    "AgentStatus",
+    "ChangeAction",
+    "ChangeEntityType",
+    "ChangeSetStatus",
+    "ChatRole",
+    "ChatSessionStatus",
+    "ChatTargetType",
+    "ConversationStatus",
+    "InitiativeStatus",
+    "MessageStatus",
+    "MessageType",
+    "ParticipantType",
+    "PhaseStatus",
+    "ProposalStatus",
+    "ProposalTargetType",
+    "ReviewLineType",
+    "TaskCategory",
+    "TaskPriority",
+    "TaskStatus",
+    "TaskType",
+]
+
+
+class InitiativeStatus(StrEnum):
+    ACTIVE = "active"
+    PENDING_REVIEW = "pending_review"
+    COMPLETED = "completed"
+    ARCHIVED = "archived"
+
+
+class PhaseStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    BLOCKED = "blocked"
+
+
+class TaskType(StrEnum):
+    AUTO = "auto"
+    HUMAN_VERIFY = "checkpoint:human-verify"
+    DECISION = "checkpoint:decision"
+    HUMAN_ACTION = "checkpoint:human-action"
+
+
+class TaskCategory(StrEnum):
+    EXECUTE = "execute"
+    RESEARCH = "research"
+    DISCUSS = "discuss"
+    PLAN = "plan"
+    DETAIL = "detail"
+    REFINE = "refine"
+    VERIFY = "verify"
+    MERGE = "merge"
+    REVIEW = "review"
+
+
+class TaskPriority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class TaskStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    BLOCKED = "blocked"
+
+
+class AgentStatus(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    WAITING_FOR_INPUT = "waiting_for_input"
+    STOPPED = "stopped"
+    CRASHED = "crashed"
+
+
+class AgentMode(StrEnum):
+    EXECUTE = "execute"
+    DISCUSS = "discuss"
+    PLAN = "plan"
+    DETAIL = "detail"
+    REFINE = "refine"
+
+
+class ProposalTargetType(StrEnum):
+    PAGE = "page"
+    PHASE = "phase"
+    TASK = "task"
+
+
+class ProposalStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DISMISSED = "dismissed"
+
+
+class ParticipantType(StrEnum):
+    """Who sends or receives a message."""
+
+    AGENT = "agent"
+    USER = "user"
+
+
+class MessageType(StrEnum):
+    QUESTION = "question"
+    INFO = "info"
+    ERROR = "error"
+    RESPONSE = "response"
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    READ = "read"
+    RESPONDED = "responded"
+
+
+class ConversationStatus(StrEnum):
+    PENDING = "pending"
+    ANSWERED = "answered"
+
+
+class ChatTargetType(StrEnum):
+    PHASE = "phase"
+    TASK = "task"
+
+
+class ChatSessionStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class ChatRole(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
+class ReviewLineType(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CONTEXT = "context"
+
+
+class ChangeSetStatus(StrEnum):
+    APPLIED = "applied"
+    REVERTED = "reverted"
+
+
+class ChangeEntityType(StrEnum):
+    PAGE = "page"
+    PHASE = "phase"
+    TASK = "task"
+
+
+class ChangeAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"

@@ -1,0 +1,136 @@
+"""The exceptions the database layer raises.
+
+No driver exception (``sqlite3``, ``psycopg``, ``sqlalchemy.exc``) reaches a caller: each is
+translated here, in :func:`translate_errors`, with the driver error chained as ``__cause__``.
+
+::
+
+    DatabaseError                    anything the database layer raises
+    ├── NotFoundError                the row the call is about does not exist
+    ├── ConflictError                a unique rule, or a state that forbids the change
+    ├── ValidationError              bad input: unknown field, wrong type, bad enum value,
+    │   │                            bad JSON or Tiptap document, dependency cycle
+    │   └── ReferenceNotFoundError   a referenced row does not exist (also a NotFoundError)
+    ├── SchemaError                  the database schema cannot be used by this code
+    └── DatabaseUnavailableError     the database cannot be reached or stays locked
+
+A write that raises leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc as sa_exc
+
+__all__ = [
+    "ConflictError",
+    "DatabaseError",
+    "DatabaseUnavailableError",
+    "NotFoundError",
+    "ReferenceNotFoundError",
+    "SchemaError",
+    "ValidationError",
+    "translate",
+    "translate_errors",
+]
+
+
+class DatabaseError(Exception):
+    """Base class of every error the database layer raises."""
+
+
+class NotFoundError(DatabaseError):
+    """The row the call is about does not exist."""
+
+
+class ConflictError(DatabaseError):
+    """The write breaks a unique rule, or the row's state forbids it (e.g. answered twice)."""
+
+
+class ValidationError(DatabaseError):
+    """The input is invalid: unknown field, wrong type, bad enum value, cycle, bad JSON."""
+
+
+class ReferenceNotFoundError(ValidationError, NotFoundError):
+    """A row that the input refers to (a foreign key, a dependency) does not exist."""
+
+
+class SchemaError(DatabaseError):
+    """The database's schema is newer than this code, or could not be migrated."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """The database could not be reached, or stayed locked past every retry."""
+
+
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<cols>[\w., ]+)")
+_SQLITE_CHECK = re.compile(r"CHECK constraint failed: (?P<name>\w+)")
+_PG_CONSTRAINT = re.compile(r'constraint "(?P<name>[^"]+)"')
+
+
+def _message(exc: sa_exc.DBAPIError) -> str:
+    if exc.orig is None:
+        return str(exc)
+    first = str(exc.orig).strip().splitlines()[0]
+    detail = getattr(getattr(exc.orig, "diag", None), "message_detail", None)
+    return f"{first} ({detail})" if detail else first
+
+
+def integrity_error(exc: sa_exc.IntegrityError) -> DatabaseError:
+    """Map one integrity violation to the error a caller should see."""
+    text = _message(exc)
+    lowered = text.lower()
+    if "unique" in lowered or "duplicate key" in lowered:
+        match = _SQLITE_UNIQUE.search(text)
+        what = match.group("cols") if match else _constraint_name(text)
+        return ConflictError(f"already exists: {what} must be unique")
+    if "foreign key" in lowered:
+        return ReferenceNotFoundError(f"a referenced row does not exist ({_constraint_name(text)})")
+    if "check constraint" in lowered or "violates check" in lowered:
+        match = _SQLITE_CHECK.search(text)
+        return ValidationError(
+            f"value not allowed by {match.group('name') if match else _constraint_name(text)}"
+        )
+    if "not null" in lowered or "null value" in lowered:
+        return ValidationError(f"a required field is missing ({text})")
+    return ValidationError(text)
+
+
+def _constraint_name(text: str) -> str:
+    match = _PG_CONSTRAINT.search(text)
+    return match.group("name") if match else text
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for the transient errors a transaction may simply run again after."""
+    if not isinstance(exc, sa_exc.DBAPIError) or exc.orig is None:
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in {"40001", "40P01", "55P03"}:  # serialization failure, deadlock, lock n/a
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+def translate(exc: sa_exc.SQLAlchemyError) -> DatabaseError:
+    """The :class:`DatabaseError` a caller sees for a SQLAlchemy or driver error."""
+    if isinstance(exc, sa_exc.IntegrityError):
+        return integrity_error(exc)
+    if isinstance(exc, sa_exc.DataError):
+        return ValidationError(f"invalid value: {_message(exc)}")
+    if isinstance(exc, sa_exc.OperationalError):
+        return DatabaseUnavailableError(f"database error: {_message(exc)}")
+    detail = _message(exc) if isinstance(exc, sa_exc.DBAPIError) else str(exc)
+    return DatabaseError(f"database error: {detail}")
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn driver and SQLAlchemy errors raised inside the block into :class:`DatabaseError`."""
+    try:
+        yield
+    except sa_exc.SQLAlchemyError as exc:
+        raise translate(exc) from exc

@@ -1,0 +1,314 @@
+"""The immutable row types the repositories return: one per table, attributes = columns.
+
+Enum attributes are ``StrEnum`` members (equal to their strings), timestamps aware UTC
+``datetime``s, JSON columns parsed Python values. ``config_json`` and ``credentials`` stay
+opaque strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from codewalkers.db.enums import (
+    AgentMode,
+    AgentStatus,
+    ChangeAction,
+    ChangeEntityType,
+    ChangeSetStatus,
+    ChatRole,
+    ChatSessionStatus,
+    ChatTargetType,
+    ConversationStatus,
+    InitiativeStatus,
+    MessageStatus,
+    MessageType,
+    ParticipantType,
+    PhaseStatus,
+    ProposalStatus,
+    ProposalTargetType,
+    ReviewLineType,
+    TaskCategory,
+    TaskPriority,
+    TaskStatus,
+    TaskType,
+)
+
+__all__ = [
+    "Account",
+    "Agent",
+    "ChangeSet",
+    "ChangeSetEntry",
+    "ChatMessage",
+    "ChatSession",
+    "Conversation",
+    "Initiative",
+    "InitiativeProject",
+    "LogChunk",
+    "Message",
+    "Page",
+    "Phase",
+    "PhaseDependency",
+    "Project",
+    "Proposal",
+    "ReviewComment",
+    "Task",
+    "TaskDependency",
+]
+
+
+record = dataclass(frozen=True, slots=True)
+
+
+@record
+class Initiative:
+    id: str
+    name: str
+    status: InitiativeStatus
+    merge_requires_approval: bool
+    branch: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@record
+class Phase:
+    id: str
+    initiative_id: str
+    name: str
+    content: dict[str, Any] | None
+    status: PhaseStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+@record
+class PhaseDependency:
+    id: str
+    phase_id: str
+    depends_on_phase_id: str
+    created_at: datetime
+
+
+@record
+class Task:
+    id: str
+    phase_id: str | None
+    initiative_id: str | None
+    parent_task_id: str | None
+    name: str
+    description: str | None
+    type: TaskType
+    category: TaskCategory
+    priority: TaskPriority
+    status: TaskStatus
+    requires_approval: bool | None
+    order: int
+    summary: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@record
+class TaskDependency:
+    id: str
+    task_id: str
+    depends_on_task_id: str
+    created_at: datetime
+
+
+@record
+class Account:
+    id: str
+    email: str
+    provider: str
+    config_json: str | None
+    credentials: str | None
+    is_exhausted: bool
+    exhausted_until: datetime | None
+    last_used_at: datetime | None
+    sort_order: int
+    created_at: datetime
+    updated_at: datetime
+
+    def __repr__(self) -> str:
+        # Secrets never reach logs or tracebacks through a repr.
+        return (
+            f"Account(id={self.id!r}, email={self.email!r}, provider={self.provider!r}, "
+            f"is_exhausted={self.is_exhausted!r}, exhausted_until={self.exhausted_until!r}, "
+            f"last_used_at={self.last_used_at!r}, sort_order={self.sort_order!r})"
+        )
+
+
+@record
+class Agent:
+    id: str
+    name: str
+    task_id: str | None
+    initiative_id: str | None
+    session_id: str | None
+    worktree_id: str
+    provider: str
+    account_id: str | None
+    status: AgentStatus
+    mode: AgentMode
+    pid: int | None
+    exit_code: int | None
+    output_file_path: str | None
+    result: Any
+    pending_questions: Any
+    user_dismissed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@record
+class Proposal:
+    id: str
+    agent_id: str
+    initiative_id: str
+    target_type: ProposalTargetType
+    target_id: str | None
+    title: str
+    summary: str | None
+    content: str | None
+    metadata: Any
+    status: ProposalStatus
+    sort_order: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@record
+class Page:
+    id: str
+    initiative_id: str
+    parent_page_id: str | None
+    title: str
+    content: dict[str, Any] | None
+    sort_order: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@record
+class Project:
+    id: str
+    name: str
+    url: str
+    default_branch: str
+    last_fetched_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@record
+class InitiativeProject:
+    id: str
+    initiative_id: str
+    project_id: str
+    created_at: datetime
+
+
+@record
+class Message:
+    id: str
+    sender_type: ParticipantType
+    sender_id: str | None
+    recipient_type: ParticipantType
+    recipient_id: str | None
+    type: MessageType
+    content: str
+    requires_response: bool
+    status: MessageStatus
+    parent_message_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@record
+class LogChunk:
+    id: str
+    agent_id: str
+    agent_name: str
+    session_number: int
+    content: str
+    created_at: datetime
+    seq: int
+
+
+@record
+class Conversation:
+    id: str
+    from_agent_id: str
+    to_agent_id: str
+    initiative_id: str | None
+    phase_id: str | None
+    task_id: str | None
+    question: str
+    answer: str | None
+    status: ConversationStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+@record
+class ChatSession:
+    id: str
+    target_type: ChatTargetType
+    target_id: str
+    initiative_id: str
+    agent_id: str | None
+    status: ChatSessionStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+@record
+class ChangeSet:
+    id: str
+    initiative_id: str
+    agent_id: str | None
+    summary: str | None
+    status: ChangeSetStatus
+    reverted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@record
+class ChangeSetEntry:
+    id: str
+    change_set_id: str
+    entity_type: ChangeEntityType
+    entity_id: str
+    action: ChangeAction
+    previous_state: Any
+    new_state: Any
+    sort_order: int
+    created_at: datetime
+
+
+@record
+class ChatMessage:
+    id: str
+    chat_session_id: str
+    role: ChatRole
+    content: str
+    change_set_id: str | None
+    created_at: datetime
+
+
+@record
+class ReviewComment:
+    id: str
+    phase_id: str
+    file_path: str
+    line_number: int
+    line_type: ReviewLineType
+    body: str
+    author: str
+    resolved: bool
+    created_at: datetime
+    updated_at: datetime

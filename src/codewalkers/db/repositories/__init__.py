@@ -1,0 +1,3 @@
+"""The repository ports."""
+
+__all__: list[str] = []

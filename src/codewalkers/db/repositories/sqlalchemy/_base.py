@@ -1,0 +1,216 @@
+"""What every SQLAlchemy adapter shares: checked CRUD, row-to-record, error messages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import Row, Select, Table, delete, exists, insert, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from codewalkers.db._validation import TableRules, check_text
+from codewalkers.db.errors import (
+    ConflictError,
+    DatabaseError,
+    NotFoundError,
+    ReferenceNotFoundError,
+    translate,
+)
+from codewalkers.db.ids import new_id
+from codewalkers.db.types import now_ms
+
+if TYPE_CHECKING:
+    from codewalkers.db.database import Database
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<cols>[\w., ]+)")
+
+
+def check_id(value: Any, field: str = "id") -> str:
+    """An id argument: a string (an unknown one is simply not found)."""
+    return check_text(field, value)
+
+
+class SqlRepository(Generic[R]):
+    """Standard CRUD over one table, returning immutable records.
+
+    Subclasses set ``table``, ``record_type``, ``entity`` and ``rules``, and add the
+    table's domain methods.
+    """
+
+    table: ClassVar[Table]
+    record_type: ClassVar[type[Any]]
+    entity: ClassVar[str]
+    rules: ClassVar[TableRules]
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._columns = tuple(self.table.columns)
+        self._has_updated_at = "updated_at" in self.table.c
+
+    # --- running ------------------------------------------------------------------------
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        return self._db.run(work, write=False)
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        return self._db.run(work, write=True)
+
+    def _record(self, row: Row[Any]) -> R:
+        record: R = self.record_type(*row)
+        return record
+
+    def _select(self) -> Select[Any]:
+        return select(*self._columns)
+
+    def _order(self) -> tuple[ColumnElement[Any], ...]:
+        return (self.table.c.created_at, self.table.c.id)
+
+    def _fetch_one(self, statement: Select[Any]) -> R | None:
+        def work(connection: Connection) -> R | None:
+            row = connection.execute(statement).first()
+            return None if row is None else self._record(row)
+
+        return self._read(work)
+
+    def _fetch_all(self, statement: Select[Any]) -> list[R]:
+        return self._read(lambda c: [self._record(row) for row in c.execute(statement)])
+
+    def _find_where(self, *criteria: ColumnElement[bool]) -> list[R]:
+        return self._fetch_all(self._select().where(*criteria).order_by(*self._order()))
+
+    def _not_found(self, id: str) -> NotFoundError:
+        return NotFoundError(f"{self.entity} {id!r} not found")
+
+    # --- standard CRUD ------------------------------------------------------------------
+
+    def create(self, **fields: Any) -> R:
+        """Insert a row and return it. Raises ``ValidationError``, ``ConflictError``."""
+        values = self.rules.for_create(fields)
+        return self._write(lambda c: self._insert(c, values))
+
+    def find_by_id(self, id: str) -> R | None:
+        """The row with this id, or ``None``."""
+        check_id(id)
+        return self._fetch_one(self._select().where(self.table.c.id == id))
+
+    def find_all(self) -> list[R]:
+        """Every row, oldest first."""
+        return self._fetch_all(self._select().order_by(*self._order()))
+
+    def update(self, id: str, **changes: Any) -> R:
+        """Change some fields; return the stored row. Raises ``NotFoundError`` for an unknown id."""
+        check_id(id)
+        values = self.rules.for_update(changes)
+        return self._write(lambda c: self._update(c, id, values))
+
+    def delete(self, id: str) -> None:
+        """Delete the row (and, through the schema, what cascades from it)."""
+        check_id(id)
+
+        def work(connection: Connection) -> None:
+            statement = delete(self.table).where(self.table.c.id == id).returning(self.table.c.id)
+            if connection.execute(statement).first() is None:
+                raise self._not_found(id)
+
+        self._write(work)
+
+    # --- building blocks for subclasses -------------------------------------------------
+
+    def _insert(self, connection: Connection, values: Mapping[str, Any]) -> R:
+        """Insert checked values (adding id and timestamps) and return the stored record."""
+        now = now_ms()
+        row = {"id": new_id(), **values, "created_at": now}
+        if self._has_updated_at:
+            row["updated_at"] = now
+        statement = insert(self.table).values(row).returning(*self._columns)
+        try:
+            return self._record(connection.execute(statement).one())
+        except sa_exc.IntegrityError as exc:
+            raise self._explain(connection, exc, row) from exc
+
+    def _update(self, connection: Connection, id: str, values: Mapping[str, Any]) -> R:
+        params = dict(values)
+        if self._has_updated_at:
+            params["updated_at"] = now_ms()
+        if not params:
+            row = connection.execute(self._select().where(self.table.c.id == id)).first()
+        else:
+            statement = (
+                update(self.table)
+                .where(self.table.c.id == id)
+                .values(params)
+                .returning(*self._columns)
+            )
+            try:
+                row = connection.execute(statement).first()
+            except sa_exc.IntegrityError as exc:
+                raise self._explain(connection, exc, params) from exc
+        if row is None:
+            raise self._not_found(id)
+        return self._record(row)
+
+    def _exists(self, connection: Connection, table: Table, id: str) -> bool:
+        return bool(connection.execute(select(exists().where(table.c.id == id))).scalar())
+
+    def _require(self, connection: Connection, table: Table, id: str, what: str) -> None:
+        """Raise ``ReferenceNotFoundError`` unless ``table`` has a row with this id."""
+        if not self._exists(connection, table, id):
+            raise ReferenceNotFoundError(f"{what} {id!r} does not exist")
+
+    def _explain(
+        self, connection: Connection, exc: sa_exc.IntegrityError, values: Mapping[str, Any]
+    ) -> DatabaseError:
+        """The error for an integrity violation, naming the field and value at fault."""
+        error = translate(exc)
+        if isinstance(error, ReferenceNotFoundError):
+            column = self._constraint_column(exc) or self._missing_reference(connection, values)
+            if column is not None:
+                return ReferenceNotFoundError(
+                    f"{self.entity} {column} {values.get(column)!r} does not exist"
+                )
+        elif isinstance(error, ConflictError):
+            columns = self._unique_columns(exc)
+            if columns:
+                shown = ", ".join(f"{name} {values.get(name)!r}" for name in columns)
+                return ConflictError(f"a {self.entity} with {shown} already exists")
+        return error
+
+    def _constraint_column(self, exc: sa_exc.IntegrityError) -> str | None:
+        name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        for constraint in self.table.foreign_key_constraints:
+            if constraint.name == name:
+                return constraint.column_keys[0]
+        return None
+
+    def _missing_reference(self, connection: Connection, values: Mapping[str, Any]) -> str | None:
+        # SQLite does not say which foreign key failed; its transaction is still usable.
+        if connection.dialect.name != "sqlite":
+            return None
+        for constraint in self.table.foreign_key_constraints:
+            name = constraint.column_keys[0]
+            value = values.get(name)
+            target = constraint.elements[0].column.table
+            if isinstance(value, str) and not self._exists(connection, target, value):
+                return name
+        return None
+
+    def _unique_columns(self, exc: sa_exc.IntegrityError) -> Sequence[str]:
+        match = _SQLITE_UNIQUE.search(str(exc.orig))
+        if match:
+            return [part.strip().split(".")[-1] for part in match.group("cols").split(",")]
+        name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        for item in [*self.table.constraints, *self.table.indexes]:
+            if item.name == name:
+                return [column.name for column in item.columns]
+        return []
+
+
+def in_order(ids: Iterable[str]) -> list[str]:
+    """Distinct ids, first occurrence first."""
+    return list(dict.fromkeys(ids))

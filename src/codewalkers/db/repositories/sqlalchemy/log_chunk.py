@@ -1,0 +1,132 @@
+"""Agent output, in chunks: the hottest write path. Chunks outlive their agent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from codewalkers.db import schema
+from codewalkers.db._validation import TableRules, check_int
+from codewalkers.db.errors import ValidationError
+from codewalkers.db.ids import new_id
+from codewalkers.db.records import LogChunk
+from codewalkers.db.repositories.sqlalchemy._base import SqlRepository, check_id
+from codewalkers.db.types import wall_ms
+
+chunks = schema.agent_log_chunks
+
+# SQLite has no identity column: the insert numbers the row itself. Writers hold the
+# database's write lock (BEGIN IMMEDIATE), so no two rows get the same number.
+_NEXT_SEQ = select(func.coalesce(func.max(chunks.c.seq), 0) + 1).scalar_subquery()
+
+
+class SqlLogChunkRepository(SqlRepository[LogChunk]):
+    table = chunks
+    record_type = LogChunk
+    entity = "log chunk"
+    rules = TableRules(
+        table, entity, managed=["created_at", "seq"], immutable=["id", "agent_id", "agent_name"]
+    )
+
+    def _order(self) -> tuple[ColumnElement[Any], ...]:
+        return (chunks.c.seq,)
+
+    def _rows(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        now = wall_ms()
+        rows = []
+        for item in items:
+            if not isinstance(item, Mapping):
+                raise ValidationError("each log chunk must be a mapping of fields")
+            rows.append({"id": new_id(), **self.rules.for_create(item), "created_at": now})
+        return rows
+
+    def _insert_statement(self, connection: Connection) -> Any:
+        statement = insert(chunks)
+        if connection.dialect.name == "sqlite":
+            statement = statement.values(seq=_NEXT_SEQ)
+        return statement
+
+    def insert_chunk(
+        self, agent_id: str, agent_name: str, content: str, session_number: int = 1
+    ) -> LogChunk:
+        """Store one chunk of an agent's output and return it."""
+        fields = {
+            "agent_id": agent_id,
+            "agent_name": agent_name,
+            "content": content,
+            "session_number": session_number,
+        }
+        row = self._rows([fields])[0]
+
+        def work(connection: Connection) -> LogChunk:
+            statement = self._insert_statement(connection).values(row).returning(*self._columns)
+            return self._record(connection.execute(statement).one())
+
+        return self._write(work)
+
+    def create(self, **fields: Any) -> LogChunk:
+        """Same as :meth:`insert_chunk`, with keyword fields."""
+        row = self._rows([fields])[0]
+        return self._write(
+            lambda c: self._record(
+                c.execute(self._insert_statement(c).values(row).returning(*self._columns)).one()
+            )
+        )
+
+    def insert_chunks(self, items: Iterable[Mapping[str, Any]]) -> int:
+        """Store many chunks (mappings of ``agent_id``, ``agent_name``, ``content`` and
+        optionally ``session_number``) in one transaction, in order; return how many.
+        """
+        rows = self._rows(items)
+        if not rows:
+            return 0
+
+        def work(connection: Connection) -> int:
+            connection.execute(self._insert_statement(connection), rows)
+            return len(rows)
+
+        return self._write(work)
+
+    def find_by_agent_id(
+        self,
+        agent_id: str,
+        *,
+        session_number: int | None = None,
+        after_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[LogChunk]:
+        """The agent's chunks in insertion order; optionally one session's, only those after
+        ``after_seq`` (to page or follow), at most ``limit``.
+        """
+        check_id(agent_id, "agent_id")
+        statement = self._select().where(chunks.c.agent_id == agent_id)
+        if session_number is not None:
+            statement = statement.where(
+                chunks.c.session_number == check_int("session_number", session_number)
+            )
+        if after_seq is not None:
+            statement = statement.where(
+                chunks.c.seq > check_int("after_seq", after_seq, (0, 2**63 - 1))
+            )
+        statement = statement.order_by(chunks.c.seq)
+        if limit is not None:
+            statement = statement.limit(check_int("limit", limit, (0, 2**31 - 1)))
+        return self._fetch_all(statement)
+
+    def delete_by_agent_id(self, agent_id: str) -> int:
+        """Delete the agent's chunks; return how many."""
+        check_id(agent_id, "agent_id")
+        statement = delete(chunks).where(chunks.c.agent_id == agent_id)
+        return self._write(lambda c: int(c.execute(statement).rowcount))
+
+    def get_session_count(self, agent_id: str) -> int:
+        """The agent's highest session number (spawn = 1, each resume + 1); 0 when none."""
+        check_id(agent_id, "agent_id")
+        statement = select(func.coalesce(func.max(chunks.c.session_number), 0)).where(
+            chunks.c.agent_id == agent_id
+        )
+        return int(self._read(lambda c: c.execute(statement).scalar_one()))

@@ -1,0 +1,341 @@
+"""Every table, column, constraint and index of the Codewalkers database, in one place.
+
+The same ``MetaData`` serves SQLite and PostgreSQL. Timestamps are INTEGER epoch milliseconds,
+ids 21-character nanoids, enums text columns guarded by CHECK constraints. Constraints carry
+names (see ``NAMING_CONVENTION``) so that Alembic batch migrations on SQLite can alter them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
+
+from codewalkers.db import enums as e
+from codewalkers.db.types import EnumText, JSONText, Millis, TiptapJSON
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _id() -> Column[str]:
+    return Column("id", Text, primary_key=True)
+
+
+def _fk(
+    name: str, target: str, *, on_delete: str, nullable: bool = True, index: bool = False
+) -> Column[str]:
+    return Column(
+        name, Text, ForeignKey(target, ondelete=on_delete), nullable=nullable, index=index
+    )
+
+
+def _enum(name: str, enum: type[StrEnum], default: StrEnum | None = None) -> Column[Any]:
+    """An enum column; its CHECK constraint is added by :func:`_table`."""
+    column: Column[Any] = Column(
+        name,
+        EnumText(enum),
+        nullable=False,
+        server_default=None if default is None else text(f"'{default.value}'"),
+    )
+    column.info["enum"] = enum
+    return column
+
+
+def _timestamps() -> list[Column[Any]]:
+    return [
+        Column("created_at", Millis, nullable=False),
+        Column("updated_at", Millis, nullable=False),
+    ]
+
+
+def _table(name: str, *items: Any) -> Table:
+    """A table, with a named CHECK constraint for each of its enum columns."""
+    table = Table(name, metadata, *items)
+    for column in table.columns:
+        enum = column.info.get("enum")
+        if enum is not None:
+            allowed = ", ".join(f"'{member.value}'" for member in enum)
+            table.append_constraint(
+                CheckConstraint(f"{column.name} IN ({allowed})", name=f"{column.name}_enum")
+            )
+    return table
+
+
+initiatives = _table(
+    "initiatives",
+    _id(),
+    Column("name", Text, nullable=False),
+    _enum("status", e.InitiativeStatus, e.InitiativeStatus.ACTIVE),
+    Column("merge_requires_approval", Boolean, nullable=False, server_default=true()),
+    Column("branch", Text),
+    *_timestamps(),
+    Index(None, "status"),
+)
+
+phases = _table(
+    "phases",
+    _id(),
+    _fk("initiative_id", "initiatives.id", on_delete="CASCADE", nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("content", TiptapJSON),
+    _enum("status", e.PhaseStatus, e.PhaseStatus.PENDING),
+    *_timestamps(),
+)
+
+phase_dependencies = _table(
+    "phase_dependencies",
+    _id(),
+    _fk("phase_id", "phases.id", on_delete="CASCADE", nullable=False),
+    _fk("depends_on_phase_id", "phases.id", on_delete="CASCADE", nullable=False, index=True),
+    Column("created_at", Millis, nullable=False),
+    UniqueConstraint("phase_id", "depends_on_phase_id"),
+)
+
+tasks = _table(
+    "tasks",
+    _id(),
+    _fk("phase_id", "phases.id", on_delete="CASCADE", index=True),
+    _fk("initiative_id", "initiatives.id", on_delete="CASCADE", index=True),
+    _fk("parent_task_id", "tasks.id", on_delete="CASCADE", index=True),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    _enum("type", e.TaskType, e.TaskType.AUTO),
+    _enum("category", e.TaskCategory, e.TaskCategory.EXECUTE),
+    _enum("priority", e.TaskPriority, e.TaskPriority.MEDIUM),
+    _enum("status", e.TaskStatus, e.TaskStatus.PENDING),
+    Column("requires_approval", Boolean),
+    Column("order", Integer, nullable=False, server_default=text("0")),
+    Column("summary", Text),
+    *_timestamps(),
+    Index(None, "status"),
+)
+
+task_dependencies = _table(
+    "task_dependencies",
+    _id(),
+    _fk("task_id", "tasks.id", on_delete="CASCADE", nullable=False),
+    _fk("depends_on_task_id", "tasks.id", on_delete="CASCADE", nullable=False, index=True),
+    Column("created_at", Millis, nullable=False),
+    UniqueConstraint("task_id", "depends_on_task_id"),
+)
+
+accounts = _table(
+    "accounts",
+    _id(),
+    Column("email", Text, nullable=False),
+    Column("provider", Text, nullable=False, server_default=text("'claude'")),
+    Column("config_json", Text),
+    Column("credentials", Text),
+    Column("is_exhausted", Boolean, nullable=False, server_default=false()),
+    Column("exhausted_until", Millis),
+    Column("last_used_at", Millis),
+    Column("sort_order", Integer, nullable=False, server_default=text("0")),
+    *_timestamps(),
+    Index(None, "provider"),
+)
+
+agents = _table(
+    "agents",
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    _fk("task_id", "tasks.id", on_delete="SET NULL", index=True),
+    _fk("initiative_id", "initiatives.id", on_delete="SET NULL", index=True),
+    Column("session_id", Text, index=True),
+    Column("worktree_id", Text, nullable=False),
+    Column("provider", Text, nullable=False, server_default=text("'claude'")),
+    _fk("account_id", "accounts.id", on_delete="SET NULL", index=True),
+    _enum("status", e.AgentStatus, e.AgentStatus.IDLE),
+    _enum("mode", e.AgentMode, e.AgentMode.EXECUTE),
+    Column("pid", Integer),
+    Column("exit_code", Integer),
+    Column("output_file_path", Text),
+    Column("result", JSONText),
+    Column("pending_questions", JSONText),
+    Column("user_dismissed_at", Millis),
+    *_timestamps(),
+    Index(None, "status"),
+)
+
+proposals = _table(
+    "proposals",
+    _id(),
+    _fk("agent_id", "agents.id", on_delete="CASCADE", nullable=False),
+    _fk("initiative_id", "initiatives.id", on_delete="CASCADE", nullable=False, index=True),
+    _enum("target_type", e.ProposalTargetType),
+    Column("target_id", Text),
+    Column("title", Text, nullable=False),
+    Column("summary", Text),
+    Column("content", Text),
+    Column("metadata", JSONText),
+    _enum("status", e.ProposalStatus, e.ProposalStatus.PENDING),
+    Column("sort_order", Integer, nullable=False, server_default=text("0")),
+    *_timestamps(),
+    Index(None, "agent_id", "status"),
+)
+
+pages = _table(
+    "pages",
+    _id(),
+    _fk("initiative_id", "initiatives.id", on_delete="CASCADE", nullable=False, index=True),
+    _fk("parent_page_id", "pages.id", on_delete="CASCADE", index=True),
+    Column("title", Text, nullable=False),
+    Column("content", TiptapJSON),
+    Column("sort_order", Integer, nullable=False, server_default=text("0")),
+    *_timestamps(),
+    # At most one root page (parent_page_id IS NULL) per initiative.
+    Index(
+        "uq_pages_root_per_initiative",
+        "initiative_id",
+        unique=True,
+        sqlite_where=text("parent_page_id IS NULL"),
+        postgresql_where=text("parent_page_id IS NULL"),
+    ),
+)
+
+projects = _table(
+    "projects",
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("url", Text, nullable=False, unique=True),
+    Column("default_branch", Text, nullable=False, server_default=text("'main'")),
+    Column("last_fetched_at", Millis),
+    *_timestamps(),
+)
+
+initiative_projects = _table(
+    "initiative_projects",
+    _id(),
+    _fk("initiative_id", "initiatives.id", on_delete="CASCADE", nullable=False),
+    _fk("project_id", "projects.id", on_delete="CASCADE", nullable=False, index=True),
+    Column("created_at", Millis, nullable=False),
+    UniqueConstraint("initiative_id", "project_id"),
+)
+
+messages = _table(
+    "messages",
+    _id(),
+    _enum("sender_type", e.ParticipantType),
+    _fk("sender_id", "agents.id", on_delete="SET NULL", index=True),
+    _enum("recipient_type", e.ParticipantType),
+    _fk("recipient_id", "agents.id", on_delete="SET NULL", index=True),
+    _enum("type", e.MessageType, e.MessageType.INFO),
+    Column("content", Text, nullable=False),
+    Column("requires_response", Boolean, nullable=False, server_default=false()),
+    _enum("status", e.MessageStatus, e.MessageStatus.PENDING),
+    _fk("parent_message_id", "messages.id", on_delete="SET NULL", index=True),
+    *_timestamps(),
+    Index(None, "recipient_type", "status"),
+)
+
+agent_log_chunks = _table(
+    "agent_log_chunks",
+    _id(),
+    Column("agent_id", Text, nullable=False),  # no foreign key: logs outlive their agent
+    Column("agent_name", Text, nullable=False),
+    Column("session_number", Integer, nullable=False, server_default=text("1")),
+    Column("content", Text, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    # Insertion order: an identity on PostgreSQL, assigned in the insert itself on SQLite.
+    Column("seq", BigInteger, Identity(), nullable=False, unique=True),
+    Index(None, "agent_id", "seq"),
+)
+
+conversations = _table(
+    "conversations",
+    _id(),
+    _fk("from_agent_id", "agents.id", on_delete="CASCADE", nullable=False, index=True),
+    _fk("to_agent_id", "agents.id", on_delete="CASCADE", nullable=False),
+    _fk("initiative_id", "initiatives.id", on_delete="SET NULL", index=True),
+    _fk("phase_id", "phases.id", on_delete="SET NULL", index=True),
+    _fk("task_id", "tasks.id", on_delete="SET NULL", index=True),
+    Column("question", Text, nullable=False),
+    Column("answer", Text),
+    _enum("status", e.ConversationStatus, e.ConversationStatus.PENDING),
+    *_timestamps(),
+    Index(None, "to_agent_id", "status"),
+)
+
+chat_sessions = _table(
+    "chat_sessions",
+    _id(),
+    _enum("target_type", e.ChatTargetType),
+    Column("target_id", Text, nullable=False),
+    _fk("initiative_id", "initiatives.id", on_delete="CASCADE", nullable=False, index=True),
+    _fk("agent_id", "agents.id", on_delete="SET NULL", index=True),
+    _enum("status", e.ChatSessionStatus, e.ChatSessionStatus.ACTIVE),
+    *_timestamps(),
+    Index(None, "target_type", "target_id"),
+)
+
+change_sets = _table(
+    "change_sets",
+    _id(),
+    _fk("initiative_id", "initiatives.id", on_delete="CASCADE", nullable=False, index=True),
+    _fk("agent_id", "agents.id", on_delete="SET NULL", index=True),
+    Column("summary", Text),
+    _enum("status", e.ChangeSetStatus, e.ChangeSetStatus.APPLIED),
+    Column("reverted_at", Millis),
+    *_timestamps(),
+)
+
+change_set_entries = _table(
+    "change_set_entries",
+    _id(),
+    _fk("change_set_id", "change_sets.id", on_delete="CASCADE", nullable=False, index=True),
+    _enum("entity_type", e.ChangeEntityType),
+    Column("entity_id", Text, nullable=False),
+    _enum("action", e.ChangeAction),
+    Column("previous_state", JSONText),
+    Column("new_state", JSONText),
+    Column("sort_order", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", Millis, nullable=False),
+    Index(None, "entity_type", "entity_id"),
+)
+
+chat_messages = _table(
+    "chat_messages",
+    _id(),
+    _fk("chat_session_id", "chat_sessions.id", on_delete="CASCADE", nullable=False, index=True),
+    _enum("role", e.ChatRole),
+    Column("content", Text, nullable=False),
+    _fk("change_set_id", "change_sets.id", on_delete="SET NULL", index=True),
+    Column("created_at", Millis, nullable=False),
+)
+
+review_comments = _table(
+    "review_comments",
+    _id(),
+    _fk("phase_id", "phases.id", on_delete="CASCADE", nullable=False, index=True),
+    Column("file_path", Text, nullable=False),
+    Column("line_number", Integer, nullable=False),
+    _enum("line_type", e.ReviewLineType),
+    Column("body", Text, nullable=False),
+    Column("author", Text, nullable=False, server_default=text("'you'")),
+    Column("resolved", Boolean, nullable=False, server_default=false()),
+    *_timestamps(),
+)
