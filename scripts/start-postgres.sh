@@ -194,6 +194,12 @@ our_postmaster_pid() {
     pid="$(head -n 1 -- "$PGDATA_DIR/postmaster.pid" 2>/dev/null || true)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || [[ -d "/proc/$pid" ]] || return 1
+    # A zombie (killed postmaster not reaped by a container's init) is not a server.
+    if [[ -r "/proc/$pid/stat" ]]; then
+        case "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" in
+            Z | X | x) return 1 ;;
+        esac
+    fi
     # A reused PID (common in containers) must not be mistaken for our server.
     if [[ -r "/proc/$pid/comm" ]]; then
         case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
