@@ -29,24 +29,27 @@ class Database:
     """
 
     def __init__(self, engine: Engine) -> None:
+        from codewalkers.db import repositories as ports
         from codewalkers.db.repositories import sqlalchemy as adapters
 
         self.engine = engine
         self._local = threading.local()
-        self.initiatives = adapters.SqlInitiativeRepository(self)
-        self.phases = adapters.SqlPhaseRepository(self)
-        self.tasks = adapters.SqlTaskRepository(self)
-        self.agents = adapters.SqlAgentRepository(self)
-        self.messages = adapters.SqlMessageRepository(self)
-        self.pages = adapters.SqlPageRepository(self)
-        self.projects = adapters.SqlProjectRepository(self)
-        self.accounts = adapters.SqlAccountRepository(self)
-        self.proposals = adapters.SqlProposalRepository(self)
-        self.log_chunks = adapters.SqlLogChunkRepository(self)
-        self.conversations = adapters.SqlConversationRepository(self)
-        self.chat_sessions = adapters.SqlChatSessionRepository(self)
-        self.review_comments = adapters.SqlReviewCommentRepository(self)
-        self.change_sets = adapters.SqlChangeSetRepository(self)
+        self.initiatives: ports.InitiativeRepository = adapters.SqlInitiativeRepository(self)
+        self.phases: ports.PhaseRepository = adapters.SqlPhaseRepository(self)
+        self.tasks: ports.TaskRepository = adapters.SqlTaskRepository(self)
+        self.agents: ports.AgentRepository = adapters.SqlAgentRepository(self)
+        self.messages: ports.MessageRepository = adapters.SqlMessageRepository(self)
+        self.pages: ports.PageRepository = adapters.SqlPageRepository(self)
+        self.projects: ports.ProjectRepository = adapters.SqlProjectRepository(self)
+        self.accounts: ports.AccountRepository = adapters.SqlAccountRepository(self)
+        self.proposals: ports.ProposalRepository = adapters.SqlProposalRepository(self)
+        self.log_chunks: ports.LogChunkRepository = adapters.SqlLogChunkRepository(self)
+        self.conversations: ports.ConversationRepository = adapters.SqlConversationRepository(self)
+        self.chat_sessions: ports.ChatSessionRepository = adapters.SqlChatSessionRepository(self)
+        self.review_comments: ports.ReviewCommentRepository = adapters.SqlReviewCommentRepository(
+            self
+        )
+        self.change_sets: ports.ChangeSetRepository = adapters.SqlChangeSetRepository(self)
 
     @property
     def dialect(self) -> str:

@@ -5,7 +5,7 @@ Run from the command line (``alembic`` with ``-x url=...``) it opens its own eng
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy.types import TypeDecorator
@@ -13,7 +13,7 @@ from sqlalchemy.types import TypeDecorator
 from codewalkers.db.schema import metadata
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Render our column types as the plain types they are stored as."""
     if type_ == "type" and isinstance(obj, TypeDecorator):
         impl = obj.impl_instance

@@ -1,3 +1,38 @@
-"""The repository ports."""
+"""The repository ports: one ``typing.Protocol`` per table group, in domain words.
 
-__all__: list[str] = []
+Adapters live in :mod:`codewalkers.db.repositories.sqlalchemy`.
+"""
+
+from codewalkers.db.repositories._crud import CrudRepository
+from codewalkers.db.repositories.account import AccountRepository
+from codewalkers.db.repositories.agent import AgentRepository
+from codewalkers.db.repositories.change_set import ChangeSetRepository
+from codewalkers.db.repositories.chat_session import ChatSessionRepository
+from codewalkers.db.repositories.conversation import ConversationRepository
+from codewalkers.db.repositories.initiative import InitiativeRepository
+from codewalkers.db.repositories.log_chunk import LogChunkRepository
+from codewalkers.db.repositories.message import MessageRepository
+from codewalkers.db.repositories.page import PageRepository
+from codewalkers.db.repositories.phase import PhaseRepository
+from codewalkers.db.repositories.project import ProjectRepository
+from codewalkers.db.repositories.proposal import ProposalRepository
+from codewalkers.db.repositories.review_comment import ReviewCommentRepository
+from codewalkers.db.repositories.task import TaskRepository
+
+__all__ = [
+    "AccountRepository",
+    "AgentRepository",
+    "ChangeSetRepository",
+    "ChatSessionRepository",
+    "ConversationRepository",
+    "CrudRepository",
+    "InitiativeRepository",
+    "LogChunkRepository",
+    "MessageRepository",
+    "PageRepository",
+    "PhaseRepository",
+    "ProjectRepository",
+    "ProposalRepository",
+    "ReviewCommentRepository",
+    "TaskRepository",
+]

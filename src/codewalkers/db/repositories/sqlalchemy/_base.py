@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Row, Select, Table, delete, exists, insert, select, update
+from sqlalchemy import Row, Select, Table, UniqueConstraint, delete, exists, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -205,9 +205,12 @@ class SqlRepository(Generic[R]):
         if match:
             return [part.strip().split(".")[-1] for part in match.group("cols").split(",")]
         name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
-        for item in [*self.table.constraints, *self.table.indexes]:
-            if item.name == name:
-                return [column.name for column in item.columns]
+        for constraint in self.table.constraints:
+            if constraint.name == name and isinstance(constraint, UniqueConstraint):
+                return [column.name for column in constraint.columns]
+        for index in self.table.indexes:
+            if index.name == name:
+                return [column.name for column in index.columns]
         return []
 
 

@@ -58,7 +58,7 @@ class SqlChangeSetRepository(SqlRepository[ChangeSet]):
                     {"id": new_id(), "change_set_id": change_set.id, "created_at": now, **item}
                     for item in items
                 ]
-                connection.execute(insert(entries), rows)
+                connection.execute(insert(schema.change_set_entries), rows)
             return change_set
 
         return self._write(work)

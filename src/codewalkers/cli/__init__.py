@@ -1,0 +1,5 @@
+"""The ``cw`` command line."""
+
+from codewalkers.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,21 @@
+"""What can be asked of agent-to-agent conversations."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from codewalkers.db.records import Conversation
+
+
+class ConversationRepository(Protocol):
+    def create(self, **fields: Any) -> Conversation: ...
+
+    def find_by_id(self, id: str) -> Conversation | None: ...
+
+    def find_pending_for_agent(self, agent_id: str) -> list[Conversation]: ...
+
+    def find_by_from_agent_id(self, agent_id: str) -> list[Conversation]: ...
+
+    def answer(self, id: str, answer: str) -> Conversation:
+        """Raises ``NotFoundError`` (unknown) or ``ConflictError`` (already answered)."""
+        ...
