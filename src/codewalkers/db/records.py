@@ -58,10 +58,7 @@ __all__ = [
 ]
 
 
-record = dataclass(frozen=True, slots=True)
-
-
-@record
+@dataclass(frozen=True, slots=True)
 class Initiative:
     id: str
     name: str
@@ -72,7 +69,7 @@ class Initiative:
     updated_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Phase:
     id: str
     initiative_id: str
@@ -83,7 +80,7 @@ class Phase:
     updated_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class PhaseDependency:
     id: str
     phase_id: str
@@ -91,7 +88,7 @@ class PhaseDependency:
     created_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Task:
     id: str
     phase_id: str | None
@@ -110,7 +107,7 @@ class Task:
     updated_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class TaskDependency:
     id: str
     task_id: str
@@ -118,7 +115,7 @@ class TaskDependency:
     created_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Account:
     id: str
     email: str
@@ -141,7 +138,7 @@ class Account:
         )
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Agent:
     id: str
     name: str
@@ -163,7 +160,7 @@ class Agent:
     updated_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Proposal:
     id: str
     agent_id: str
@@ -180,7 +177,7 @@ class Proposal:
     updated_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Page:
     id: str
     initiative_id: str
@@ -192,7 +189,7 @@ class Page:
     updated_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Project:
     id: str
     name: str
@@ -203,7 +200,7 @@ class Project:
     updated_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class InitiativeProject:
     id: str
     initiative_id: str
@@ -211,7 +208,7 @@ class InitiativeProject:
     created_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Message:
     id: str
     sender_type: ParticipantType
@@ -227,7 +224,7 @@ class Message:
     updated_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class LogChunk:
     id: str
     agent_id: str
@@ -238,7 +235,7 @@ class LogChunk:
     seq: int
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Conversation:
     id: str
     from_agent_id: str
@@ -253,7 +250,7 @@ class Conversation:
     updated_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ChatSession:
     id: str
     target_type: ChatTargetType
@@ -265,7 +262,7 @@ class ChatSession:
     updated_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ChangeSet:
     id: str
     initiative_id: str
@@ -277,7 +274,7 @@ class ChangeSet:
     updated_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ChangeSetEntry:
     id: str
     change_set_id: str
@@ -290,7 +287,7 @@ class ChangeSetEntry:
     created_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     id: str
     chat_session_id: str
@@ -300,7 +297,7 @@ class ChatMessage:
     created_at: datetime
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ReviewComment:
     id: str
     phase_id: str

@@ -41,7 +41,11 @@ class SqlLogChunkRepository(SqlRepository[LogChunk]):
         for item in items:
             if not isinstance(item, Mapping):
                 raise ValidationError("each log chunk must be a mapping of fields")
-            rows.append({"id": new_id(), **self.rules.for_create(item), "created_at": now})
+            values = self.rules.for_create(item)
+            # Every row spells out every column: a batch insert compiles one statement from
+            # the first row's keys, so a column missing there would be dropped for all rows.
+            values.setdefault("session_number", 1)
+            rows.append({"id": new_id(), **values, "created_at": now})
         return rows
 
     def _insert_statement(self, connection: Connection) -> Any:

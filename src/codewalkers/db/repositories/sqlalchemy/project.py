@@ -53,7 +53,7 @@ class SqlProjectRepository(SqlRepository[Project]):
         statement = (
             select(links.c.initiative_id)
             .where(links.c.project_id == project_id)
-            .order_by(links.c.created_at)
+            .order_by(links.c.created_at, links.c.initiative_id)
         )
         return self._read(lambda c: list(c.execute(statement).scalars()))
 
@@ -98,18 +98,19 @@ class SqlProjectRepository(SqlRepository[Project]):
         for id in project_ids:
             if id not in known:
                 raise ReferenceNotFoundError(f"project {id!r} does not exist")
-        now = now_ms()
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(links).on_conflict_do_nothing(
             index_elements=["initiative_id", "project_id"]
         )
+        # One clock reading per link (the clock never repeats): ``now + i`` could stamp a
+        # link at or before one written by an earlier call within the same milliseconds.
         rows = [
             {
                 "id": new_id(),
                 "initiative_id": initiative_id,
                 "project_id": id,
-                "created_at": now + i,
+                "created_at": now_ms(),
             }
-            for i, id in enumerate(project_ids)
+            for id in project_ids
         ]
         connection.execute(statement, rows)

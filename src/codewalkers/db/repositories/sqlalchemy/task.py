@@ -48,9 +48,45 @@ class SqlTaskRepository(SqlRepository[Task]):
         return self._write(lambda c: self._insert(c, self._placed(c, values)))
 
     def update(self, id: str, **changes: Any) -> Task:
+        """Change some fields; return the stored row.
+
+        The task's initiative stays its phase's: moving it to another phase moves it to that
+        phase's initiative, and an initiative its phase is not in is refused. Raises
+        ``NotFoundError`` for an unknown task, ``ValidationError`` for bad values or for a
+        parent that is the task itself or one of its subtasks, ``ReferenceNotFoundError`` for
+        an unknown phase, initiative or parent.
+        """
         check_id(id)
         values = self.rules.for_update(changes)
-        return self._write(lambda c: self._update(c, id, self._placed(c, values)))
+
+        def work(connection: Connection) -> Task:
+            if values.get("parent_task_id") is not None:
+                self._refuse_ancestry_cycle(connection, id, values["parent_task_id"])
+            placed = values
+            if "initiative_id" in values and "phase_id" not in values:
+                # The task stays in its phase, so the new initiative must be that phase's.
+                current = connection.execute(
+                    select(tasks.c.phase_id).where(tasks.c.id == id)
+                ).first()
+                if current is None:
+                    raise self._not_found(id)
+                placed = {**values, "phase_id": current[0]}
+            return self._update(connection, id, self._placed(connection, placed))
+
+        return self._write(work)
+
+    def _refuse_ancestry_cycle(self, connection: Connection, id: str, parent_id: str) -> None:
+        """Raise ``ValidationError`` if ``parent_id`` is ``id`` or one of its subtasks."""
+        chain = [parent_id]
+        while chain[-1] != id:
+            parent = connection.execute(
+                select(tasks.c.parent_task_id).where(tasks.c.id == chain[-1])
+            ).scalar()
+            if parent is None or parent in chain:
+                return
+            chain.append(parent)
+        path = " → ".join([id, *chain])
+        raise ValidationError(f"task {id!r} cannot be a subtask of itself: {path}")
 
     def _placed(self, connection: Connection, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` with the task's initiative made consistent with its phase and parent."""

@@ -1,0 +1,163 @@
+"""``cw initiative ...``: the top of the plan."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.tree import Tree
+
+from codewalkers.cli._common import JsonOption, console, database, emit, ok, show_table
+from codewalkers.db import InitiativeStatus
+from codewalkers.services import plan
+from codewalkers.services.plan import InitiativeTree, TaskNode
+
+app = typer.Typer(help="Initiatives: a large piece of work, planned as phases and tasks.")
+
+Id = Annotated[str, typer.Argument(help="The initiative's id.")]
+COLUMNS = ["id", "name", "status", "branch", "merge_requires_approval", "created_at"]
+
+
+@app.command(
+    "create", epilog='Example: cw initiative create "User auth" --project P1 --branch cw/auth'
+)
+def create(
+    name: Annotated[str, typer.Argument(help="What the initiative is called.")],
+    project: Annotated[
+        list[str] | None, typer.Option("--project", help="A project id to link (repeatable).")
+    ] = None,
+    branch: Annotated[str | None, typer.Option(help="The initiative's git branch.")] = None,
+    merge_approval: Annotated[
+        bool,
+        typer.Option(
+            "--merge-approval/--no-merge-approval",
+            help="Whether merges wait for a person's approval.",
+        ),
+    ] = True,
+    json_output: JsonOption = False,
+) -> None:
+    """Create an initiative (optionally linked to projects)."""
+    with database() as db:
+        initiative = plan.create_initiative(
+            db,
+            name,
+            project_ids=project or [],
+            branch=branch,
+            merge_requires_approval=merge_approval,
+        )
+    emit(
+        initiative, json_output, lambda: ok(f"created initiative {initiative.id} {initiative.name}")
+    )
+
+
+@app.command("list", epilog="Example: cw initiative list --status active")
+def list_(
+    status: Annotated[
+        str | None, typer.Option(help="Only this status: " + ", ".join(InitiativeStatus))
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List initiatives, oldest first."""
+    with database() as db:
+        rows = db.initiatives.find_by_status(status) if status else db.initiatives.find_all()
+    emit(rows, json_output, lambda: show_table(rows, COLUMNS, "no initiatives"))
+
+
+@app.command("get", epilog="Example: cw initiative get Xy3... --json")
+def get(id: Id, json_output: JsonOption = False) -> None:
+    """Show one initiative and its linked projects."""
+    with database() as db:
+        initiative = plan.get_or_raise(db.initiatives, id, "initiative")
+        projects = db.projects.find_projects_by_initiative_id(id)
+    data = {**plan_dict(initiative), "project_ids": [p.id for p in projects]}
+    emit(data, json_output)
+
+
+def plan_dict(record: object) -> dict[str, object]:
+    from codewalkers.cli._common import plain
+
+    value = plain(record)
+    assert isinstance(value, dict)
+    return value
+
+
+@app.command(
+    "update", epilog='Example: cw initiative update Xy3... --name "Auth v2" --status completed'
+)
+def update(
+    id: Id,
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="New status: " + ", ".join(InitiativeStatus))
+    ] = None,
+    branch: Annotated[str | None, typer.Option(help="New branch.")] = None,
+    merge_approval: Annotated[
+        bool | None,
+        typer.Option(
+            "--merge-approval/--no-merge-approval", help="Whether merges wait for approval."
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Change an initiative's name, status, branch or merge approval."""
+    changes = {
+        key: value
+        for key, value in {
+            "name": name,
+            "status": status,
+            "branch": branch,
+            "merge_requires_approval": merge_approval,
+        }.items()
+        if value is not None
+    }
+    with database() as db:
+        initiative = db.initiatives.update(id, **changes)
+    emit(initiative, json_output, lambda: ok(f"updated initiative {initiative.id}"))
+
+
+@app.command("archive", epilog="Example: cw initiative archive Xy3...")
+def archive(id: Id, json_output: JsonOption = False) -> None:
+    """Archive an initiative (status archived; nothing is deleted)."""
+    with database() as db:
+        initiative = db.initiatives.update(id, status=InitiativeStatus.ARCHIVED)
+    emit(initiative, json_output, lambda: ok(f"archived initiative {initiative.id}"))
+
+
+@app.command("delete", epilog="Example: cw initiative delete Xy3...")
+def delete(id: Id, json_output: JsonOption = False) -> None:
+    """Delete an initiative with its phases, tasks and pages."""
+    with database() as db:
+        db.initiatives.delete(id)
+    emit({"id": id, "deleted": True}, json_output, lambda: ok(f"deleted initiative {id}"))
+
+
+@app.command("tree", epilog="Example: cw initiative tree Xy3...")
+def tree(id: Id, json_output: JsonOption = False) -> None:
+    """Show the initiative's phases and tasks as a tree, with status, priority and dependencies."""
+    with database() as db:
+        result = plan.initiative_tree(db, id)
+    emit(result, json_output, lambda: _print_tree(result))
+
+
+def _print_tree(result: InitiativeTree) -> None:
+    initiative = result.initiative
+    root = Tree(f"[bold]{initiative.name}[/bold] [dim]{initiative.id}[/dim] ({initiative.status})")
+    for node in result.phases:
+        phase = node.phase
+        waits = f" [yellow]after {', '.join(node.depends_on)}[/yellow]" if node.depends_on else ""
+        branch = root.add(
+            f"[bold]phase[/bold] {phase.name} [dim]{phase.id}[/dim] ({phase.status}){waits}"
+        )
+        _add_tasks(branch, node.tasks)
+    _add_tasks(root, result.tasks)
+    console.print(root)
+
+
+def _add_tasks(branch: Tree, nodes: list[TaskNode]) -> None:
+    for node in nodes:
+        task = node.task
+        waits = f" [yellow]after {', '.join(node.depends_on)}[/yellow]" if node.depends_on else ""
+        child = branch.add(
+            f"{task.name} [dim]{task.id}[/dim] ({task.status}, {task.priority}){waits}"
+        )
+        _add_tasks(child, node.children)

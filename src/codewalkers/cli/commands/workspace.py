@@ -1,0 +1,141 @@
+"""``cw init``, ``cw id``, ``cw db ...``: the workspace and its database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from codewalkers.cli._common import JsonOption, emit, ok, settings
+from codewalkers.db import new_id
+from codewalkers.db.engine import (
+    alembic_config,
+    create_engine,
+    current_revision,
+    ensure_schema,
+    head_revision,
+)
+from codewalkers.db.errors import translate_errors
+from codewalkers.workspace import find_workspace, init_workspace
+
+db_app = typer.Typer(help="The workspace database: migrations and schema revision.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init", epilog="Example: cd my-project && cw init")(init)
+    app.command("id", epilog="Example: cw id -n 3")(ids)
+    app.add_typer(db_app, name="db")
+
+
+def init(json_output: JsonOption = False) -> None:
+    """Make the current directory a workspace: .cwrc and a migrated .cw/cw.db.
+
+    Running it again is harmless.
+    """
+    workspace, created = init_workspace(Path.cwd())
+    url = workspace.database_url(settings.database_url)
+    engine = create_engine(url)
+    try:
+        revision = ensure_schema(engine)
+    finally:
+        engine.dispose()
+    shown = engine.url.render_as_string(hide_password=True)
+    data = {
+        "root": str(workspace.root),
+        "created": created,
+        "database_url": shown,
+        "revision": revision,
+    }
+    verb = "Initialized" if created else "Already initialized:"
+    emit(
+        data,
+        json_output,
+        lambda: ok(
+            f"{verb} Codewalkers workspace in {workspace.root}"
+            f"\ndatabase {shown} at revision {revision}"
+        ),
+    )
+
+
+def ids(
+    count: Annotated[
+        int, typer.Option("-n", "--count", min=1, max=10_000, help="How many ids.")
+    ] = 1,
+    json_output: JsonOption = False,
+) -> None:
+    """Print fresh 21-character ids (offline; agents use them to name new entities)."""
+    values = [new_id() for _ in range(count)]
+    emit(values, json_output, lambda: ok("\n".join(values)))
+
+
+def _url() -> str:
+    return settings.database_url or find_workspace().database_url()
+
+
+def _status() -> dict[str, object]:
+    engine = create_engine(_url())
+    try:
+        with translate_errors(), engine.connect() as connection:
+            current = current_revision(connection)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    return {
+        "database_url": engine.url.render_as_string(hide_password=True),
+        "current": current,
+        "head": head,
+        "up_to_date": current == head,
+    }
+
+
+@db_app.command("upgrade", epilog="Example: cw db upgrade")
+def upgrade(json_output: JsonOption = False) -> None:
+    """Migrate the database to the newest schema (also done by every command)."""
+    engine = create_engine(_url())
+    try:
+        revision = ensure_schema(engine)
+    finally:
+        engine.dispose()
+    emit({"revision": revision}, json_output, lambda: ok(f"database at revision {revision}"))
+
+
+@db_app.command("current", epilog="Example: cw db current --json")
+def current(json_output: JsonOption = False) -> None:
+    """Print the schema revision the database is at."""
+    status = _status()
+    emit(status, json_output, lambda: ok(f"{status['current'] or 'none (empty database)'}"))
+
+
+@db_app.command("check", epilog="Example: cw db check && echo up to date")
+def check(json_output: JsonOption = False) -> None:
+    """Exit 0 when the database is at the newest schema, 1 otherwise."""
+    status = _status()
+    emit(
+        status,
+        json_output,
+        lambda: ok(
+            "up to date"
+            if status["up_to_date"]
+            else f"database at {status['current']}, newest is {status['head']}: run cw db upgrade"
+        ),
+    )
+    if not status["up_to_date"]:
+        raise typer.Exit(1)
+
+
+@db_app.command("history", epilog="Example: cw db history")
+def history(json_output: JsonOption = False) -> None:
+    """List the migrations this Codewalkers knows, newest first."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    entries = [
+        {"revision": rev.revision, "down_revision": rev.down_revision, "message": rev.doc}
+        for rev in script.walk_revisions()
+    ]
+    emit(
+        entries,
+        json_output,
+        lambda: ok("\n".join(f"{entry['revision']}  {entry['message']}" for entry in entries)),
+    )
