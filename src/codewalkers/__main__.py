@@ -1,0 +1,5 @@
+"""``python -m codewalkers`` is ``cw``."""
+
+from codewalkers.cli import main
+
+main()
