@@ -6,12 +6,11 @@ from typing import Any, Protocol
 
 from codewalkers.db.enums import ChatTargetType
 from codewalkers.db.records import ChatMessage, ChatSession
+from codewalkers.db.repositories._crud import CrudRepository
 
 
-class ChatSessionRepository(Protocol):
+class ChatSessionRepository(CrudRepository[ChatSession], Protocol):
     def create_session(self, **fields: Any) -> ChatSession: ...
-
-    def find_by_id(self, id: str) -> ChatSession | None: ...
 
     def find_active_session(
         self, target_type: ChatTargetType | str, target_id: str

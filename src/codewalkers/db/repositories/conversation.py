@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from codewalkers.db.records import Conversation
+from codewalkers.db.repositories._crud import CrudRepository
 
 
-class ConversationRepository(Protocol):
-    def create(self, **fields: Any) -> Conversation: ...
-
-    def find_by_id(self, id: str) -> Conversation | None: ...
-
+class ConversationRepository(CrudRepository[Conversation], Protocol):
     def find_pending_for_agent(self, agent_id: str) -> list[Conversation]: ...
 
     def find_by_from_agent_id(self, agent_id: str) -> list[Conversation]: ...

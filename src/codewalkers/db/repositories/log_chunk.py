@@ -6,9 +6,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from codewalkers.db.records import LogChunk
+from codewalkers.db.repositories._crud import CrudRepository
 
 
-class LogChunkRepository(Protocol):
+class LogChunkRepository(CrudRepository[LogChunk], Protocol):
     def insert_chunk(
         self, agent_id: str, agent_name: str, content: str, session_number: int = 1
     ) -> LogChunk: ...

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from codewalkers.db import schema
@@ -14,6 +15,9 @@ from codewalkers.db.repositories.sqlalchemy._base import SqlRepository, check_id
 from codewalkers.db.types import now_ms
 
 accounts = schema.accounts
+
+#: PostgreSQL advisory lock that serializes claims (SQLite's BEGIN IMMEDIATE already does).
+CLAIM_LOCK_KEY = zlib.crc32(b"codewalkers:accounts:claim")
 
 
 class SqlAccountRepository(SqlRepository[Account]):
@@ -47,6 +51,12 @@ class SqlAccountRepository(SqlRepository[Account]):
         check_text("provider", provider)
 
         def work(connection: Connection) -> Account | None:
+            if connection.dialect.name == "postgresql":
+                # Not FOR UPDATE SKIP LOCKED: that hands out None while free accounts are
+                # merely locked, and under READ COMMITTED may pick an account another caller
+                # has just claimed. Claims queue here, and each statement after the lock
+                # sees every earlier claim committed.
+                connection.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
             now = now_ms()
             candidate = (
                 select(accounts.c.id)
@@ -69,8 +79,6 @@ class SqlAccountRepository(SqlRepository[Account]):
                 )
                 .limit(1)
             )
-            if connection.dialect.name == "postgresql":
-                candidate = candidate.with_for_update(skip_locked=True)
             statement = (
                 update(accounts)
                 .where(accounts.c.id == candidate.scalar_subquery())

@@ -54,8 +54,17 @@ class SqlChangeSetRepository(SqlRepository[ChangeSet]):
             change_set: ChangeSet = self._insert(connection, values)
             if items:
                 now = now_ms()
+                # Every row names every column: an executemany takes its columns from the
+                # first row, so a state given only by a later entry would be lost or refused.
                 rows = [
-                    {"id": new_id(), "change_set_id": change_set.id, "created_at": now, **item}
+                    {
+                        "id": new_id(),
+                        "change_set_id": change_set.id,
+                        "created_at": now,
+                        "previous_state": None,
+                        "new_state": None,
+                        **item,
+                    }
                     for item in items
                 ]
                 connection.execute(insert(schema.change_set_entries), rows)

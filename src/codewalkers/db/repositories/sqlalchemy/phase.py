@@ -56,6 +56,8 @@ class SqlPhaseRepository(SqlRepository[Phase]):
 
     def remove_dependency(self, phase_id: str, depends_on_phase_id: str) -> bool:
         """Remove the dependency; False when there was none."""
+        check_id(phase_id, "phase_id")
+        check_id(depends_on_phase_id, "depends_on_phase_id")
         return self._write(lambda c: self.edges.remove(c, phase_id, depends_on_phase_id))
 
     def get_dependencies(self, phase_id: str) -> list[str]:
@@ -70,6 +72,7 @@ class SqlPhaseRepository(SqlRepository[Phase]):
 
     def find_dependencies_by_initiative_id(self, initiative_id: str) -> list[tuple[str, str]]:
         """Every ``(phase_id, depends_on_phase_id)`` edge among the initiative's phases."""
+        check_id(initiative_id, "initiative_id")
         edges = schema.phase_dependencies
         statement = (
             select(edges.c.phase_id, edges.c.depends_on_phase_id)

@@ -203,6 +203,8 @@ class SqlTaskRepository(SqlRepository[Task]):
 
     def remove_dependency(self, task_id: str, depends_on_task_id: str) -> bool:
         """Remove the dependency; False when there was none."""
+        check_id(task_id, "task_id")
+        check_id(depends_on_task_id, "depends_on_task_id")
         return self._write(lambda c: self.edges.remove(c, task_id, depends_on_task_id))
 
     def get_dependencies(self, task_id: str) -> list[str]:
