@@ -26,7 +26,9 @@ def make_initiative(db: Database, **fields: Any) -> Initiative:
 
 def make_phase(db: Database, initiative: Initiative | None = None, **fields: Any) -> Phase:
     initiative = initiative or make_initiative(db)
-    return db.phases.create(**{"initiative_id": initiative.id, "name": f"phase {next(_n)}", **fields})
+    return db.phases.create(
+        **{"initiative_id": initiative.id, "name": f"phase {next(_n)}", **fields}
+    )
 
 
 def make_task(db: Database, phase: Phase | None = None, **fields: Any) -> Task:
@@ -57,7 +59,9 @@ def make_page(db: Database, initiative: Initiative | None = None, **fields: Any)
     initiative = initiative or make_initiative(db)
     if "parent_page_id" not in fields:
         fields["parent_page_id"] = db.pages.get_or_create_root_page(initiative.id).id
-    return db.pages.create(**{"initiative_id": initiative.id, "title": f"page {next(_n)}", **fields})
+    return db.pages.create(
+        **{"initiative_id": initiative.id, "title": f"page {next(_n)}", **fields}
+    )
 
 
 def make_conversation(db: Database, **fields: Any) -> Conversation:

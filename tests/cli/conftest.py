@@ -37,11 +37,17 @@ class Cw:
         self.root = root
         self.env = env
 
-    def __call__(self, *args: str, cwd: Path | None = None, input: str | None = None,
-                 timeout: float = 60) -> Result:
+    def __call__(
+        self, *args: str, cwd: Path | None = None, input: str | None = None, timeout: float = 60
+    ) -> Result:
         done = subprocess.run(
-            [*CW, *args], cwd=cwd or self.root, env=self.env, input=input,
-            capture_output=True, text=True, timeout=timeout,
+            [*CW, *args],
+            cwd=cwd or self.root,
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         return Result(done.returncode, done.stdout, done.stderr)
 

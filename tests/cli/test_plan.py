@@ -12,6 +12,8 @@ def test_a_task_created_in_a_phase_is_ready(cw: Cw) -> None:
 
 def test_a_bad_priority_is_one_line_and_changes_nothing(cw: Cw) -> None:
     initiative = cw.ok("initiative", "create", "Auth")
-    result = cw.fails("task", "create", "x", "--initiative", initiative["id"], "--priority", "urgent")
+    result = cw.fails(
+        "task", "create", "x", "--initiative", initiative["id"], "--priority", "urgent"
+    )
     assert "priority" in result.stderr
     assert cw.ok("task", "list", "--initiative", initiative["id"]) == []

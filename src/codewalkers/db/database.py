@@ -91,7 +91,12 @@ class Database:
         current: Connection | None = getattr(self._local, "connection", None)
         if current is not None:
             with translate_errors():
-                return work(current)
+                if not write:
+                    return work(current)
+                # A savepoint, so that a failed write leaves the caller's transaction usable
+                # (PostgreSQL would otherwise abort it; SQLite would not: keep them alike).
+                with current.begin_nested():
+                    return work(current)
         deadline = time.monotonic() + RETRY_SECONDS
         delay = 0.005
         while True:

@@ -23,7 +23,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from codewalkers.db.errors import DatabaseError, SchemaError, translate_errors
+from codewalkers.db.errors import (
+    DatabaseError,
+    SchemaError,
+    is_retryable,
+    translate,
+    translate_errors,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -43,16 +49,35 @@ def normalize_url(url: str) -> sa.URL:
         raise DatabaseError(
             f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://"
         )
+    # The engine settings and the error translation are written for these two drivers.
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise DatabaseError(
+            f"unsupported database driver {parsed.drivername!r}: use sqlite:/// or "
+            "postgresql:// (psycopg 3)"
+        )
     return parsed
 
 
+SUPPORTED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql+psycopg"}
+
+
 def create_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url`` with Codewalkers' per-backend settings applied."""
+    """An engine for ``url`` with Codewalkers' per-backend settings applied.
+
+    Raises :class:`DatabaseError` for a URL that cannot be parsed, an unsupported database,
+    or a driver that is not installed (PostgreSQL needs ``codewalkers[postgres]``).
+    """
     parsed = normalize_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, **kwargs)
-    with translate_errors():
-        return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+    try:
+        with translate_errors():
+            if parsed.get_backend_name() == "sqlite":
+                return _sqlite_engine(parsed, **kwargs)
+            return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+    except ImportError as exc:
+        raise DatabaseError(
+            f"the driver for {parsed.drivername!r} is not installed ({exc}); for PostgreSQL "
+            "install codewalkers[postgres]"
+        ) from exc
 
 
 def _sqlite_engine(url: sa.URL, **kwargs: Any) -> Engine:
@@ -155,7 +180,20 @@ def ensure_schema(engine: Engine) -> str:
                 revision = current_revision(connection)
                 _check_known(revision)
                 if revision != head:
-                    from alembic import command
-
-                    command.upgrade(alembic_config(connection), "head")
+                    _upgrade(connection, revision, head)
     return head
+
+
+def _upgrade(connection: Connection, revision: str | None, head: str) -> None:
+    from alembic import command
+
+    try:
+        command.upgrade(alembic_config(connection), "head")
+    except sa.exc.SQLAlchemyError as exc:
+        if is_retryable(exc) or getattr(exc, "connection_invalidated", False):
+            raise  # a busy or lost database, not a broken migration
+        # The transaction rolls back: the database stays at ``revision``.
+        raise SchemaError(
+            f"migrating the database from revision {revision or '(empty)'} to {head} failed "
+            f"and was rolled back: {translate(exc)}"
+        ) from exc

@@ -59,7 +59,7 @@ class ReferenceNotFoundError(ValidationError, NotFoundError):
 
 
 class SchemaError(DatabaseError):
-    """The database's schema is newer than this code, or could not be migrated."""
+    """The schema is newer than this code, could not be migrated, or was never migrated."""
 
 
 class DatabaseUnavailableError(DatabaseError):
@@ -115,12 +115,27 @@ def is_retryable(exc: BaseException) -> bool:
     return "database is locked" in text or "database table is locked" in text
 
 
+def _is_missing_schema(exc: sa_exc.DBAPIError) -> bool:
+    """A table or column the code uses is not in the database (e.g. it was never migrated)."""
+    if exc.orig is None:
+        return False
+    if getattr(exc.orig, "sqlstate", None) in {"42P01", "42703"}:  # undefined table / column
+        return True
+    text = str(exc.orig)
+    return text.startswith(("no such table:", "no such column:"))
+
+
 def translate(exc: sa_exc.SQLAlchemyError) -> DatabaseError:
     """The :class:`DatabaseError` a caller sees for a SQLAlchemy or driver error."""
     if isinstance(exc, sa_exc.IntegrityError):
         return integrity_error(exc)
     if isinstance(exc, sa_exc.DataError):
         return ValidationError(f"invalid value: {_message(exc)}")
+    if isinstance(exc, sa_exc.DBAPIError) and _is_missing_schema(exc):
+        return SchemaError(
+            f"the database schema does not match this code ({_message(exc)}); "
+            "open it with open_database(), which migrates it"
+        )
     if isinstance(exc, sa_exc.OperationalError):
         return DatabaseUnavailableError(f"database error: {_message(exc)}")
     detail = _message(exc) if isinstance(exc, sa_exc.DBAPIError) else str(exc)

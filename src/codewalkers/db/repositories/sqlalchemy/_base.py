@@ -178,7 +178,8 @@ class SqlRepository(Generic[R]):
             columns = self._unique_columns(exc)
             if columns:
                 shown = ", ".join(f"{name} {values.get(name)!r}" for name in columns)
-                return ConflictError(f"a {self.entity} with {shown} already exists")
+                article = "an" if self.entity[0] in "aeiou" else "a"
+                return ConflictError(f"{article} {self.entity} with {shown} already exists")
         return error
 
     def _constraint_column(self, exc: sa_exc.IntegrityError) -> str | None:
