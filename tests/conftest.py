@@ -45,15 +45,21 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_engine() -> Iterator[sa.Engine]:
+    """A migrated PostgreSQL database of this test run's own (so parallel runs don't clash)."""
     if not PG_URL:
         pytest.skip("PostgreSQL: CW_TEST_DATABASE_URL is not set (scripts/start-postgres.sh)")
-    engine = create_engine(PG_URL)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-        connection.exec_driver_sql("CREATE SCHEMA public")
+    server = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"{server.url.database}_run{os.getpid()}"
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine = create_engine(server.url.set(database=name).render_as_string(hide_password=False))
     ensure_schema(engine)
     yield engine
     engine.dispose()
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    server.dispose()
 
 
 def _truncate_all(engine: sa.Engine) -> None:
@@ -79,8 +85,7 @@ def database_url(
         return f"sqlite:///{path}"
     engine: sa.Engine = request.getfixturevalue("pg_engine")
     _truncate_all(engine)
-    assert PG_URL is not None
-    return PG_URL
+    return engine.url.render_as_string(hide_password=False)
 
 
 @pytest.fixture
