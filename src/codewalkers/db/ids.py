@@ -6,12 +6,19 @@ import secrets
 
 # nanoid's URL-safe alphabet: 64 symbols, so one random byte's low 6 bits pick one uniformly.
 _ALPHABET = "useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict"
+_TABLE = bytes(ord(_ALPHABET[byte & 63]) for byte in range(256))
 ID_LENGTH = 21
 
 
 def new_id() -> str:
-    """A fresh 21-character nanoid (126 random bits)."""
-    return "".join(_ALPHABET[byte & 63] for byte in secrets.token_bytes(ID_LENGTH))
+    """A fresh 21-character nanoid (about 126 random bits).
+
+    It never starts with ``-``, so that it is never taken for an option on a command line.
+    """
+    value = secrets.token_bytes(ID_LENGTH).translate(_TABLE).decode("ascii")
+    while value[0] == "-":
+        value = _ALPHABET[secrets.randbelow(64)] + value[1:]
+    return value
 
 
 ADJECTIVES = [

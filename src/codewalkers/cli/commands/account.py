@@ -1,0 +1,156 @@
+"""``cw account ...``: provider accounts agents run under. Secrets are never printed."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from codewalkers.cli._common import (
+    CliError,
+    JsonOption,
+    database,
+    emit,
+    ok,
+    read_text_file,
+    show_table,
+)
+
+# Nanoids may start with "-": take such an argument as the id, not as an unknown option.
+ID_ARGS = {"ignore_unknown_options": True}
+
+app = typer.Typer(
+    help="Accounts: provider logins, handed out least-recently-used. Secrets are never shown."
+)
+
+Id = Annotated[str, typer.Argument(help="The account's id.")]
+Provider = Annotated[str, typer.Option("--provider", help="The provider (claude, codex, ...).")]
+# Every output goes through plain()/account_public(): credentials and config never appear.
+COLUMNS = [
+    "id",
+    "email",
+    "provider",
+    "is_exhausted",
+    "exhausted_until",
+    "last_used_at",
+    "has_credentials",
+]
+
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_DURATIONS = re.compile(r"(?:\d+[smhdw])+")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(value: str, now: datetime | None = None) -> datetime:
+    """An aware UTC datetime for ``value``: ISO-8601 (naive means UTC) or a duration from
+    now such as ``30m``, ``2h``, ``1d`` or ``1h30m``. Raises ``CliError`` otherwise.
+    """
+    text = value.strip()
+    if _DURATIONS.fullmatch(text):
+        try:
+            delta = sum(
+                (timedelta(**{_UNITS[unit]: int(n)}) for n, unit in _DURATION.findall(text)),
+                timedelta(),
+            )
+            return (now or datetime.now(UTC)) + delta
+        except OverflowError:
+            raise CliError(f"invalid time {value!r}: that duration is too long") from None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(
+            f"invalid time {value!r}: give an ISO-8601 datetime (2026-01-31T18:00, UTC unless "
+            "it has an offset) or a duration such as 30m, 2h, 1d"
+        ) from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+@app.command(
+    "add",
+    context_settings=ID_ARGS,
+    epilog="Example: cw account add me@example.com --provider claude "
+    "--credentials-file ~/.claude/.credentials.json",
+)
+def add(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="The provider (default claude).")
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config-file", help="A file with the account's config.")
+    ] = None,
+    credentials_file: Annotated[
+        Path | None,
+        typer.Option("--credentials-file", help="A file with the account's credentials."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Add an account; the files' contents are stored as they are and never shown."""
+    fields = {
+        "email": email,
+        "provider": provider,
+        "config_json": read_text_file(config_file, "config"),
+        "credentials": read_text_file(credentials_file, "credentials"),
+    }
+    with database() as db:
+        account = db.accounts.create(**{k: v for k, v in fields.items() if v is not None})
+    emit(
+        account,
+        json_output,
+        lambda: ok(f"added account {account.id} {account.email} ({account.provider})"),
+    )
+
+
+@app.command("list", epilog="Example: cw account list")
+def list_(json_output: JsonOption = False) -> None:
+    """List accounts (without their secrets)."""
+    with database() as db:
+        rows = db.accounts.find_all()
+    emit(rows, json_output, lambda: show_table(rows, COLUMNS, "no accounts"))
+
+
+@app.command("next", epilog="Example: cw account next --provider claude --json")
+def next_(provider: Provider = "claude", json_output: JsonOption = False) -> None:
+    """Claim the least recently used available account of the provider (stamps its use)."""
+    with database() as db:
+        account = db.accounts.find_next_available(provider)
+    if account is None:
+        raise CliError(f"no {provider} account is available (none added, or all exhausted)")
+    emit(account, json_output, lambda: ok(f"account {account.id} {account.email}"))
+
+
+@app.command(
+    "exhaust", context_settings=ID_ARGS, epilog="Example: cw account exhaust Ac1... --until 5h"
+)
+def exhaust(
+    id: Id,
+    until: Annotated[
+        str,
+        typer.Option(
+            "--until", help="ISO-8601 time (UTC unless offset given) or a duration: 30m, 2h, 1d."
+        ),
+    ],
+    json_output: JsonOption = False,
+) -> None:
+    """Park an account until a time (its usage-limit reset)."""
+    moment = parse_when(until)
+    with database() as db:
+        account = db.accounts.mark_exhausted(id, moment)
+    emit(
+        account,
+        json_output,
+        lambda: ok(f"account {account.id} is exhausted until {moment.isoformat()}"),
+    )
+
+
+@app.command("clear-expired", epilog="Example: cw account clear-expired")
+def clear_expired(json_output: JsonOption = False) -> None:
+    """Make available again every account whose exhaustion has passed; print how many."""
+    with database() as db:
+        count = db.accounts.clear_expired_exhaustion()
+    emit({"cleared": count}, json_output, lambda: ok(f"cleared {count} expired exhaustion(s)"))

@@ -1,0 +1,63 @@
+"""``cw project ...``: the git repositories initiatives work on."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from codewalkers.cli._common import JsonOption, database, emit, ok, show_table
+
+# Nanoids may start with "-": take such an argument as the id, not as an unknown option.
+ID_ARGS = {"ignore_unknown_options": True}
+
+app = typer.Typer(help="Projects: git repositories, linked to the initiatives that change them.")
+
+COLUMNS = ["id", "name", "url", "default_branch", "created_at"]
+
+
+@app.command(
+    "add",
+    context_settings=ID_ARGS,
+    epilog="Example: cw project add api git@github.com:acme/api.git --default-branch main",
+)
+def add(
+    name: Annotated[str, typer.Argument(help="A unique short name.")],
+    url: Annotated[str, typer.Argument(help="The repository's URL (unique).")],
+    default_branch: Annotated[
+        str | None, typer.Option("--default-branch", help="The branch to start from (main).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Register a project (a git repository)."""
+    fields = {"name": name, "url": url}
+    if default_branch is not None:
+        fields["default_branch"] = default_branch
+    with database() as db:
+        project = db.projects.create(**fields)
+    emit(project, json_output, lambda: ok(f"added project {project.id} {project.name}"))
+
+
+@app.command("list", epilog="Example: cw project list --json")
+def list_(json_output: JsonOption = False) -> None:
+    """List projects, oldest first."""
+    with database() as db:
+        rows = db.projects.find_all()
+    emit(rows, json_output, lambda: show_table(rows, COLUMNS, "no projects"))
+
+
+@app.command(
+    "link", context_settings=ID_ARGS, epilog="Example: cw project link Xy3... Pr1... Pr2..."
+)
+def link(
+    initiative_id: Annotated[str, typer.Argument(help="The initiative's id.")],
+    project_ids: Annotated[
+        list[str], typer.Argument(help="The project ids: exactly these become linked.")
+    ],
+    json_output: JsonOption = False,
+) -> None:
+    """Link an initiative to exactly these projects (others are unlinked); print them."""
+    with database() as db:
+        db.projects.set_initiative_projects(initiative_id, project_ids)
+        rows = db.projects.find_projects_by_initiative_id(initiative_id)
+    emit(rows, json_output, lambda: show_table(rows, COLUMNS, "no projects linked"))

@@ -1,0 +1,80 @@
+"""Pages: an initiative's documents, written as Markdown and stored as Tiptap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from codewalkers.content import markdown_to_tiptap
+from codewalkers.db import Database, Page
+from codewalkers.services.plan import get_or_raise
+
+
+def create_page(
+    db: Database,
+    initiative_id: str,
+    title: str,
+    markdown: str | None = None,
+    *,
+    parent_page_id: str | None = None,
+) -> Page:
+    """Create a page under ``parent_page_id``, or under the initiative's root page (created
+    if missing), in one transaction.
+
+    Raises ``ReferenceNotFoundError`` for an unknown initiative or parent, ``ValidationError``
+    for a parent in another initiative or an empty title.
+    """
+    with db.transaction():
+        if parent_page_id is None:
+            parent_page_id = db.pages.get_or_create_root_page(initiative_id).id
+        page: Page = db.pages.create(
+            initiative_id=initiative_id,
+            parent_page_id=parent_page_id,
+            title=title,
+            content=markdown_to_tiptap(markdown) if markdown is not None else None,
+        )
+    return page
+
+
+def update_page(
+    db: Database,
+    page_id: str,
+    *,
+    title: str | None = None,
+    markdown: str | None = None,
+    parent_page_id: str | None = None,
+) -> Page:
+    """Change what is given of a page's title, content (Markdown) and parent.
+
+    Raises ``NotFoundError`` for an unknown page, ``ValidationError`` for a move under
+    itself, one of its descendants or another initiative's page.
+    """
+    changes: dict[str, Any] = {}
+    if title is not None:
+        changes["title"] = title
+    if markdown is not None:
+        changes["content"] = markdown_to_tiptap(markdown)
+    if parent_page_id is not None:
+        changes["parent_page_id"] = parent_page_id
+    page: Page = db.pages.update(page_id, **changes)
+    return page
+
+
+@dataclass
+class PageNode:
+    page: Page
+    children: list[PageNode] = field(default_factory=list)
+
+
+def page_tree(db: Database, initiative_id: str) -> list[PageNode]:
+    """The initiative's pages as a forest (normally one root). ``NotFoundError`` for an
+    unknown initiative.
+    """
+    get_or_raise(db.initiatives, initiative_id, "initiative")
+    pages = db.pages.find_by_initiative_id(initiative_id)
+    nodes = {page.id: PageNode(page) for page in pages}
+    roots: list[PageNode] = []
+    for node in nodes.values():
+        parent = nodes.get(node.page.parent_page_id or "")
+        (parent.children if parent is not None else roots).append(node)
+    return roots
