@@ -127,7 +127,9 @@ def show_table(rows: Sequence[Any], columns: Sequence[str], empty: str = "nothin
         return
     table = Table(show_edge=False, header_style="bold")
     for column in columns:
-        table.add_column(column.replace("_", " "))
+        is_id = column == "id" or column.endswith("_id")
+        # Ids are copied into the next command: never wrap or truncate them.
+        table.add_column(column.replace("_", " "), no_wrap=is_id, min_width=21 if is_id else None)
     for row in rows:
         data = plain(row)
         table.add_row(*("-" if data.get(c) is None else str(data.get(c)) for c in columns))

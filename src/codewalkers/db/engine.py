@@ -4,8 +4,8 @@ SQLite: foreign keys on, WAL, ``synchronous=NORMAL`` (durable across process cra
 timeout, and write transactions opened with ``BEGIN IMMEDIATE`` so that concurrent writers
 queue for the lock instead of failing with "database is locked" half-way through.
 
-PostgreSQL (psycopg 3): READ COMMITTED; the few operations that must not race take row locks
-(``FOR UPDATE SKIP LOCKED``) or a transaction-scoped advisory lock.
+PostgreSQL (psycopg 3): READ COMMITTED; the few operations that must not race (account
+claims, dependency cycle checks, migrations) take a transaction-scoped advisory lock.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.tree import Tree
 
 from codewalkers.cli._common import JsonOption, console, database, emit, ok, show_table
@@ -140,24 +141,45 @@ def tree(id: Id, json_output: JsonOption = False) -> None:
 
 
 def _print_tree(result: InitiativeTree) -> None:
+    names = {node.phase.id: node.phase.name for node in result.phases}
+    names.update(_task_names(result.tasks))
+    for phase_node in result.phases:
+        names.update(_task_names(phase_node.tasks))
     initiative = result.initiative
-    root = Tree(f"[bold]{initiative.name}[/bold] [dim]{initiative.id}[/dim] ({initiative.status})")
+    root = Tree(
+        f"[bold]{escape(initiative.name)}[/bold] [dim]{initiative.id}[/dim] ({initiative.status})"
+    )
     for node in result.phases:
         phase = node.phase
-        waits = f" [yellow]after {', '.join(node.depends_on)}[/yellow]" if node.depends_on else ""
+        waits = _after(node.depends_on, names)
         branch = root.add(
-            f"[bold]phase[/bold] {phase.name} [dim]{phase.id}[/dim] ({phase.status}){waits}"
+            f"[bold]phase[/bold] {escape(phase.name)} [dim]{phase.id}[/dim] ({phase.status}){waits}"
         )
-        _add_tasks(branch, node.tasks)
-    _add_tasks(root, result.tasks)
+        _add_tasks(branch, node.tasks, names)
+    _add_tasks(root, result.tasks, names)
     console.print(root)
 
 
-def _add_tasks(branch: Tree, nodes: list[TaskNode]) -> None:
+def _task_names(nodes: list[TaskNode]) -> dict[str, str]:
+    names = {}
+    for node in nodes:
+        names[node.task.id] = node.task.name
+        names.update(_task_names(node.children))
+    return names
+
+
+def _after(ids: list[str], names: dict[str, str]) -> str:
+    if not ids:
+        return ""
+    shown = ", ".join(escape(names.get(id, id)) for id in ids)
+    return f" [yellow]after {shown}[/yellow]"
+
+
+def _add_tasks(branch: Tree, nodes: list[TaskNode], names: dict[str, str]) -> None:
     for node in nodes:
         task = node.task
-        waits = f" [yellow]after {', '.join(node.depends_on)}[/yellow]" if node.depends_on else ""
+        waits = _after(node.depends_on, names)
         child = branch.add(
-            f"{task.name} [dim]{task.id}[/dim] ({task.status}, {task.priority}){waits}"
+            f"{escape(task.name)} [dim]{task.id}[/dim] ({task.status}, {task.priority}){waits}"
         )
-        _add_tasks(child, node.children)
+        _add_tasks(child, node.children, names)
