@@ -22,7 +22,8 @@ from rich.table import Table
 from codewalkers.db import Account, Database, open_database
 from codewalkers.workspace import Workspace, find_workspace
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped output is not cut to 80 columns: ids and trees must survive `| grep` and `> file`.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON (snake_case keys).")
