@@ -17,21 +17,27 @@ from codewalkers.db.engine import (
     head_revision,
 )
 from codewalkers.db.errors import translate_errors
-from codewalkers.workspace import find_workspace, init_workspace
+from codewalkers.workspace import (
+    SECRET_KEY_ENV,
+    find_workspace,
+    init_workspace,
+    secret_key_from_env,
+)
 
 db_app = typer.Typer(help="The workspace database: migrations and schema revision.")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("init", epilog="Example: cd my-project && cw init")(init)
+    app.command("init", epilog="Example: cw init  (in your project directory)")(init)
     app.command("id", epilog="Example: cw id -n 3")(ids)
     app.add_typer(db_app, name="db")
 
 
 def init(json_output: JsonOption = False) -> None:
-    """Make the current directory a workspace: .cwrc and a migrated .cw/cw.db.
+    """Make the current directory a workspace: .cwrc, a migrated .cw/cw.db and the key that
+    encrypts account credentials, .cw/secret.key (owner-only; CW_SECRET_KEY overrides it).
 
-    Running it again is harmless.
+    Running it again is harmless: it never replaces an existing key.
     """
     workspace, created = init_workspace(Path.cwd())
     url = workspace.database_url(settings.database_url)
@@ -41,11 +47,13 @@ def init(json_output: JsonOption = False) -> None:
     finally:
         engine.dispose()
     shown = engine.url.render_as_string(hide_password=True)
+    key_source = SECRET_KEY_ENV if secret_key_from_env() else str(workspace.secret_key_path)
     data = {
         "root": str(workspace.root),
         "created": created,
         "database_url": shown,
         "revision": revision,
+        "secret_key": key_source,
     }
     verb = "Initialized" if created else "Already initialized:"
     emit(
@@ -54,6 +62,7 @@ def init(json_output: JsonOption = False) -> None:
         lambda: ok(
             f"{verb} Codewalkers workspace in {workspace.root}"
             f"\ndatabase {shown} at revision {revision}"
+            f"\nsecret key {key_source}"
         ),
     )
 
