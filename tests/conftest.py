@@ -15,13 +15,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from codewalkers.db import Database, open_database
+from codewalkers.db import Database, generate_key, open_database
 from codewalkers.db.engine import create_engine, ensure_schema
 from codewalkers.db.schema import metadata
 
 PG_URL = os.environ.get("CW_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ["sqlite", "postgresql"]
+#: The key that encrypts account secrets in the ``db`` fixture's database.
+TEST_SECRET_KEY = generate_key()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -91,7 +93,7 @@ def database_url(
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     """An open database (SQLite file or PostgreSQL), empty and migrated."""
-    database = open_database(database_url)
+    database = open_database(database_url, secret_key=TEST_SECRET_KEY)
     yield database
     database.close()
 

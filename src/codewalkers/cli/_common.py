@@ -10,8 +10,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +17,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from codewalkers.db import Account, Database, open_database
-from codewalkers.workspace import Workspace, find_workspace
+from codewalkers.db import Database, open_database
+from codewalkers.services.serialize import account_public as account_public  # re-exported
+from codewalkers.services.serialize import plain as plain  # re-exported
+from codewalkers.workspace import Workspace, WorkspaceError, find_workspace, secret_key_from_env
 
 # Piped output is not cut to 80 columns: ids and trees must survive `| grep` and `> file`.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -51,48 +51,26 @@ def workspace() -> Workspace:
 
 @contextmanager
 def database() -> Iterator[Database]:
-    """The workspace's database, migrated, closed afterwards."""
+    """The workspace's database, migrated, closed afterwards, with the workspace's secret key
+    (``CW_SECRET_KEY``, else ``.cw/secret.key``) for account credentials.
+    """
     url = settings.database_url
-    if not url:
-        url = workspace().database_url()
-    db = open_database(url)
+    if url:
+        key = secret_key_from_env()
+        if key is None:
+            try:
+                key = workspace().secret_key()
+            except WorkspaceError:
+                key = None  # --database-url outside a workspace: no key file to read
+    else:
+        here = workspace()
+        url = here.database_url()
+        key = here.secret_key()
+    db = open_database(url, secret_key=key)
     try:
         yield db
     finally:
         db.close()
-
-
-def plain(value: Any) -> Any:
-    """``value`` as JSON-ready data: records as dicts, enums as strings, datetimes ISO-8601."""
-    if isinstance(value, Account):
-        return account_public(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)
-        }
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def account_public(account: Account) -> dict[str, Any]:
-    """An account without its secrets: only whether they are set."""
-    data = {
-        field.name: plain(getattr(account, field.name))
-        for field in dataclasses.fields(account)
-        if field.name not in ("credentials", "config_json")
-    }
-    data["has_credentials"] = account.credentials is not None
-    data["has_config"] = account.config_json is not None
-    return data
 
 
 def emit(data: Any, as_json: bool, human: Callable[[], None] | None = None) -> None:

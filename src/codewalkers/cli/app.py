@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 user error (one line on stderr, no traceback), 2 bad us
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Annotated
 
@@ -44,7 +45,9 @@ def _root(
     _common.settings.json = json_output
 
 
+@functools.cache
 def _register() -> None:
+    """Add the command groups to ``app``, once per process (``main`` may run many times)."""
     from codewalkers.cli.commands import register
 
     register(app)

@@ -42,6 +42,7 @@ from codewalkers.db.errors import (
     NotFoundError,
     ReferenceNotFoundError,
     SchemaError,
+    SecretKeyError,
     ValidationError,
 )
 from codewalkers.db.ids import new_id
@@ -53,6 +54,7 @@ from codewalkers.db.records import (
     ChatMessage,
     ChatSession,
     Conversation,
+    Event,
     Initiative,
     InitiativeProject,
     LogChunk,
@@ -73,6 +75,7 @@ from codewalkers.db.repositories import (
     ChatSessionRepository,
     ConversationRepository,
     CrudRepository,
+    EventRepository,
     InitiativeRepository,
     LogChunkRepository,
     MessageRepository,
@@ -83,6 +86,7 @@ from codewalkers.db.repositories import (
     ReviewCommentRepository,
     TaskRepository,
 )
+from codewalkers.db.secrets import generate_key
 
 __all__ = [
     "Account",
@@ -111,6 +115,8 @@ __all__ = [
     "Database",
     "DatabaseError",
     "DatabaseUnavailableError",
+    "Event",
+    "EventRepository",
     "Initiative",
     "InitiativeProject",
     "InitiativeRepository",
@@ -140,6 +146,7 @@ __all__ = [
     "ReviewCommentRepository",
     "ReviewLineType",
     "SchemaError",
+    "SecretKeyError",
     "Task",
     "TaskCategory",
     "TaskDependency",
@@ -151,6 +158,7 @@ __all__ = [
     "create_engine",
     "current_revision",
     "ensure_schema",
+    "generate_key",
     "head_revision",
     "new_id",
     "open_database",

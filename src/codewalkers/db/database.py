@@ -28,7 +28,7 @@ class Database:
     ``with db.transaction():``, in which case it joins that transaction.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, secret_key: str | bytes | None = None) -> None:
         from codewalkers.db import repositories as ports
         from codewalkers.db.repositories import sqlalchemy as adapters
 
@@ -41,7 +41,7 @@ class Database:
         self.messages: ports.MessageRepository = adapters.SqlMessageRepository(self)
         self.pages: ports.PageRepository = adapters.SqlPageRepository(self)
         self.projects: ports.ProjectRepository = adapters.SqlProjectRepository(self)
-        self.accounts: ports.AccountRepository = adapters.SqlAccountRepository(self)
+        self.accounts: ports.AccountRepository = adapters.SqlAccountRepository(self, secret_key)
         self.proposals: ports.ProposalRepository = adapters.SqlProposalRepository(self)
         self.log_chunks: ports.LogChunkRepository = adapters.SqlLogChunkRepository(self)
         self.conversations: ports.ConversationRepository = adapters.SqlConversationRepository(self)
@@ -50,6 +50,7 @@ class Database:
             self
         )
         self.change_sets: ports.ChangeSetRepository = adapters.SqlChangeSetRepository(self)
+        self.events: ports.EventRepository = adapters.SqlEventRepository(self)
 
     @property
     def dialect(self) -> str:
@@ -86,7 +87,9 @@ class Database:
         """Run ``work`` in the caller's transaction, or in a transaction of its own.
 
         A transaction of its own is retried (with jittered backoff) on transient failures:
-        a busy SQLite file, a PostgreSQL deadlock or serialization failure.
+        a busy SQLite file, a PostgreSQL deadlock or serialization failure; and once on a
+        connection found dead before its transaction could commit (the pool does not ping
+        connections on checkout: that would cost a round trip per call).
         """
         current: Connection | None = getattr(self._local, "connection", None)
         if current is not None:
@@ -97,17 +100,28 @@ class Database:
                 # (PostgreSQL would otherwise abort it; SQLite would not: keep them alike).
                 with current.begin_nested():
                     return work(current)
-        deadline = time.monotonic() + RETRY_SECONDS
+        deadline = 0.0
         delay = 0.005
+        reconnected = False
         while True:
+            committing = False
             try:
                 with self.engine.connect() as connection:
                     if write:
                         connection.execution_options(**{WRITE: True})
                     with connection.begin():
-                        return work(connection)
+                        result = work(connection)
+                        committing = True
+                    return result
             except sa_exc.SQLAlchemyError as exc:
-                if not is_retryable(exc) or time.monotonic() + delay > deadline:
+                lost = getattr(exc, "connection_invalidated", False)
+                if lost and not committing and not reconnected:
+                    reconnected = True  # nothing was committed: run once more, reconnected
+                    continue
+                if not is_retryable(exc):
+                    raise translate(exc) from exc
+                deadline = deadline or time.monotonic() + RETRY_SECONDS
+                if time.monotonic() + delay > deadline:
                     raise translate(exc) from exc
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 0.5)
@@ -126,18 +140,24 @@ class Database:
         return f"Database({self.url!r})"
 
 
-def open_database(url: str, *, migrate: bool = True) -> Database:
+def open_database(
+    url: str, *, migrate: bool = True, secret_key: str | bytes | None = None
+) -> Database:
     """Open the database at ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
     Migrations run first (see :func:`ensure_schema`) unless ``migrate`` is false.
+    ``secret_key`` (a Fernet key, see :mod:`codewalkers.db.secrets`) encrypts and decrypts
+    account credentials and config; without it, accounts that hold them cannot be read or
+    written (:class:`SecretKeyError`), and every other table works as usual.
     Raises :class:`SchemaError` when the database is newer than this code, and
     :class:`DatabaseError` when it cannot be opened.
     """
     engine = create_engine(url)
     try:
+        database = Database(engine, secret_key=secret_key)  # a malformed key fails first
         if migrate:
             ensure_schema(engine)
-        return Database(engine)
+        return database
     except DatabaseError:
         engine.dispose()
         raise

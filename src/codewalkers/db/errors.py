@@ -12,6 +12,7 @@ translated here, in :func:`translate_errors`, with the driver error chained as `
     │   │                            bad JSON or Tiptap document, dependency cycle
     │   └── ReferenceNotFoundError   a referenced row does not exist (also a NotFoundError)
     ├── SchemaError                  the database schema cannot be used by this code
+    ├── SecretKeyError               no secret key, a malformed one, or the wrong one
     └── DatabaseUnavailableError     the database cannot be reached or stays locked
 
 A write that raises leaves the database as it was.
@@ -32,6 +33,7 @@ __all__ = [
     "NotFoundError",
     "ReferenceNotFoundError",
     "SchemaError",
+    "SecretKeyError",
     "ValidationError",
     "translate",
     "translate_errors",
@@ -60,6 +62,10 @@ class ReferenceNotFoundError(ValidationError, NotFoundError):
 
 class SchemaError(DatabaseError):
     """The schema is newer than this code, could not be migrated, or was never migrated."""
+
+
+class SecretKeyError(DatabaseError):
+    """Secrets cannot be encrypted or decrypted: the key is missing, malformed or wrong."""
 
 
 class DatabaseUnavailableError(DatabaseError):

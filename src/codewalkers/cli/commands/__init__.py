@@ -19,9 +19,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(account.app, name="account")
     app.add_typer(agent.app, name="agent")
     app.add_typer(proposal.app, name="proposal")
-    from codewalkers.cli.commands import chat, conversation, message, review
+    from codewalkers.cli.commands import chat, conversation, message, review, server
 
     app.add_typer(message.app, name="message")
     conversation.register(app)
     app.add_typer(review.app, name="review")
     app.add_typer(chat.app, name="chat")
+    server.register(app)

@@ -19,6 +19,7 @@ from codewalkers.db.engine import (
 from codewalkers.db.errors import translate_errors
 from codewalkers.workspace import (
     SECRET_KEY_ENV,
+    create_private_file,
     find_workspace,
     init_workspace,
     secret_key_from_env,
@@ -41,6 +42,9 @@ def init(json_output: JsonOption = False) -> None:
     """
     workspace, created = init_workspace(Path.cwd())
     url = workspace.database_url(settings.database_url)
+    if url == f"sqlite:///{workspace.default_database_path}":
+        # SQLite gives its WAL and shared-memory files the database file's mode.
+        create_private_file(workspace.default_database_path)
     engine = create_engine(url)
     try:
         revision = ensure_schema(engine)
@@ -65,6 +69,9 @@ def init(json_output: JsonOption = False) -> None:
             f"\nsecret key {key_source}"
         ),
     )
+    from codewalkers.server.auth import ensure_token  # the API token of `cw start`
+
+    ensure_token(workspace.state_dir)
 
 
 def ids(

@@ -1,23 +1,88 @@
-"""Provider accounts, handed out least-recently-used, parked while exhausted."""
+"""Provider accounts, handed out least-recently-used, parked while exhausted.
+
+``credentials`` and ``config_json`` are encrypted at rest (see :mod:`codewalkers.db.secrets`):
+encrypted before any SQL sees them, decrypted as a row becomes a record. Records carry the
+plaintext; the database, its logs and its error messages only ever see the ciphertext.
+"""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from codewalkers.db import schema
 from codewalkers.db._validation import TableRules, check_datetime, check_text
 from codewalkers.db.records import Account
 from codewalkers.db.repositories.sqlalchemy._base import SqlRepository, check_id
+from codewalkers.db.repositories.sqlalchemy._raw import Prepared, Raw
+from codewalkers.db.secrets import SecretBox
 from codewalkers.db.types import now_ms
+
+if TYPE_CHECKING:
+    from codewalkers.db.database import Database
 
 accounts = schema.accounts
 
 #: PostgreSQL advisory lock that serializes claims (SQLite's BEGIN IMMEDIATE already does).
 CLAIM_LOCK_KEY = zlib.crc32(b"codewalkers:accounts:claim")
+
+#: The encrypted columns, and how errors name them.
+SECRET_FIELDS = {"credentials": "account credentials", "config_json": "account config"}
+
+
+# --- the claim statement, built once (performance: issue 5) ---------------------------------
+# Building it per call cost ~100 us of SQLAlchemy statement construction and cache-key work.
+
+_CLAIM_LOCK = Prepared(select(func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
+
+
+def _claim_statement() -> Any:
+    now = bindparam("claim_now", type_=accounts.c.last_used_at.type)
+    provider = bindparam("claim_provider", type_=accounts.c.provider.type)
+    # The stamp is later than every earlier claim's, even one made by another process in the
+    # same millisecond: otherwise two claims tie on last_used_at and the next claim may pick
+    # the account just handed out (claims now take well under a millisecond).
+    latest = (
+        select(func.coalesce(func.max(accounts.c.last_used_at), 0) + 1)
+        .where(accounts.c.provider == provider)
+        .scalar_subquery()
+    )
+    stamp = case((latest > now, latest), else_=now)
+    candidate = (
+        select(accounts.c.id)
+        .where(
+            accounts.c.provider == provider,
+            or_(
+                accounts.c.is_exhausted.is_(False),
+                and_(
+                    accounts.c.exhausted_until.is_not(None),
+                    accounts.c.exhausted_until <= now,
+                ),
+            ),
+        )
+        .order_by(
+            accounts.c.last_used_at.is_not(None),
+            accounts.c.last_used_at,
+            accounts.c.sort_order,
+            accounts.c.created_at,
+            accounts.c.id,
+        )
+        .limit(1)
+    )
+    return (
+        update(accounts)
+        .where(accounts.c.id == candidate.scalar_subquery())
+        .values(is_exhausted=False, exhausted_until=None, last_used_at=stamp, updated_at=now)
+        .returning(*accounts.columns)
+    )
+
+
+_CLAIM = Prepared(_claim_statement(), accounts.columns)
 
 
 class SqlAccountRepository(SqlRepository[Account]):
@@ -25,6 +90,45 @@ class SqlAccountRepository(SqlRepository[Account]):
     record_type = Account
     entity = "account"
     rules = TableRules(table, entity, not_blank=["email", "provider"])
+
+    def __init__(self, db: Database, secret_key: str | bytes | None = None) -> None:
+        super().__init__(db)
+        self._secrets = SecretBox(secret_key)
+
+    # --- encryption at rest ---------------------------------------------------------------
+
+    def _record(self, row: Row[Any]) -> Account:
+        values = row._asdict()
+        for field, what in SECRET_FIELDS.items():
+            if values[field] is not None:
+                values[field] = self._secrets.decrypt(values[field], what)
+        return Account(**values)
+
+    def _encrypted(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        encrypted = dict(values)
+        for field, what in SECRET_FIELDS.items():
+            if encrypted.get(field) is not None:
+                encrypted[field] = self._secrets.encrypt(encrypted[field], what)
+        return encrypted
+
+    def create(self, **fields: Any) -> Account:
+        """Insert an account (its secrets encrypted) and return it, secrets in plaintext.
+
+        Raises ``ValidationError``, and ``SecretKeyError`` for secrets without a key.
+        """
+        values = self._encrypted(self.rules.for_create(fields))
+        return self._write(lambda c: self._insert(c, values))
+
+    def update(self, id: str, **changes: Any) -> Account:
+        """Change some fields (secrets encrypted); return the stored account.
+
+        Raises ``NotFoundError`` for an unknown id, ``SecretKeyError`` as :meth:`create`.
+        """
+        check_id(id)
+        values = self._encrypted(self.rules.for_update(changes))
+        return self._write(lambda c: self._update(c, id, values))
+
+    # --- queries ------------------------------------------------------------------------
 
     def find_by_provider(self, provider: str) -> list[Account]:
         """The provider's accounts, by ``sort_order``."""
@@ -50,45 +154,19 @@ class SqlAccountRepository(SqlRepository[Account]):
         """
         check_text("provider", provider)
 
-        def work(connection: Connection) -> Account | None:
-            if connection.dialect.name == "postgresql":
+        def work(raw: Raw) -> Account | None:
+            if raw.dialect.name == "postgresql":
                 # Not FOR UPDATE SKIP LOCKED: that hands out None while free accounts are
                 # merely locked, and under READ COMMITTED may pick an account another caller
                 # has just claimed. Claims queue here, and each statement after the lock
                 # sees every earlier claim committed.
-                connection.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
-            now = now_ms()
-            candidate = (
-                select(accounts.c.id)
-                .where(
-                    accounts.c.provider == provider,
-                    or_(
-                        accounts.c.is_exhausted.is_(False),
-                        and_(
-                            accounts.c.exhausted_until.is_not(None),
-                            accounts.c.exhausted_until <= now,
-                        ),
-                    ),
-                )
-                .order_by(
-                    accounts.c.last_used_at.is_not(None),
-                    accounts.c.last_used_at,
-                    accounts.c.sort_order,
-                    accounts.c.created_at,
-                    accounts.c.id,
-                )
-                .limit(1)
-            )
-            statement = (
-                update(accounts)
-                .where(accounts.c.id == candidate.scalar_subquery())
-                .values(is_exhausted=False, exhausted_until=None, last_used_at=now, updated_at=now)
-                .returning(*self._columns)
-            )
-            row = connection.execute(statement).first()
-            return None if row is None else self._record(row)
+                raw.one(_CLAIM_LOCK, {})
+            params = {"claim_provider": provider, "claim_now": now_ms()}
+            row = raw.one(_CLAIM, params)
+            return None if row is None else self._from_values(row)
 
-        return self._write(work)
+        # A prepared statement on the driver's connection (performance: issue 5, _raw.py).
+        return self._write_raw(work)
 
     def mark_exhausted(self, id: str, until: datetime) -> Account:
         """Park the account until ``until`` (e.g. its usage-limit reset time)."""

@@ -1,0 +1,85 @@
+"""Encryption at rest for the secrets the database keeps (account ``credentials`` and
+``config_json``), with Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``).
+
+The database layer never looks for a key: callers hand it to ``open_database(url,
+secret_key=...)``. The ``cw`` command line reads it from ``CW_SECRET_KEY`` or the workspace's
+``.cw/secret.key`` (created by ``cw init``, mode 0600).
+
+A stored secret is ``fernet:`` followed by the Fernet token, so it can be told from a value
+written before encryption existed (read back as it is, encrypted on its next update). Error
+messages never contain a secret, nor any part of a token.
+"""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from codewalkers.db.errors import SecretKeyError
+
+#: Marks an encrypted value in the database.
+PREFIX = "fernet:"
+
+#: Where a key comes from, named in every key error so that the reader knows what to fix.
+KEY_SOURCES = "CW_SECRET_KEY or .cw/secret.key"
+
+
+def generate_key() -> str:
+    """A fresh random key: 32 bytes, url-safe base64 (44 characters)."""
+    return Fernet.generate_key().decode("ascii")
+
+
+class SecretBox:
+    """Encrypts and decrypts one kind of secret with one key; without a key it refuses both.
+
+    Raises :class:`SecretKeyError` for a malformed key (at construction), a missing key, and a
+    value that this key cannot decrypt.
+    """
+
+    __slots__ = ("_fernet",)
+
+    def __init__(self, key: str | bytes | None) -> None:
+        self._fernet: Fernet | None = None
+        if key is None:
+            return
+        raw = key.strip() if isinstance(key, bytes) else key.strip().encode("ascii", "replace")
+        try:
+            self._fernet = Fernet(raw)
+        except (ValueError, TypeError):
+            # Not "from exc": the driver's message would quote the key.
+            raise SecretKeyError(
+                f"the secret key ({KEY_SOURCES}) is malformed: expected 32 url-safe "
+                "base64-encoded bytes (44 characters), as `cw init` creates"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"SecretBox(key={'set' if self._fernet else 'missing'})"
+
+    @property
+    def has_key(self) -> bool:
+        return self._fernet is not None
+
+    def _require(self, what: str, action: str) -> Fernet:
+        if self._fernet is None:
+            raise SecretKeyError(
+                f"cannot {action} {what}: no secret key configured (set CW_SECRET_KEY, or run "
+                "`cw init` in the workspace to create .cw/secret.key)"
+            )
+        return self._fernet
+
+    def encrypt(self, value: str, what: str) -> str:
+        """``value`` encrypted for storage (``what`` names it in errors)."""
+        token = self._require(what, "encrypt").encrypt(value.encode("utf-8"))
+        return PREFIX + token.decode("ascii")
+
+    def decrypt(self, stored: str, what: str) -> str:
+        """The plaintext of a stored value; a value without the prefix is returned as it is."""
+        if not stored.startswith(PREFIX):
+            return stored
+        fernet = self._require(what, "decrypt")
+        try:
+            return fernet.decrypt(stored[len(PREFIX) :].encode("ascii")).decode("utf-8")
+        except (InvalidToken, UnicodeError):
+            raise SecretKeyError(
+                f"cannot decrypt {what}: wrong secret key ({KEY_SOURCES}), or the stored "
+                "value is damaged"
+            ) from None

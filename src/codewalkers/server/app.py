@@ -1,0 +1,99 @@
+"""The application: :func:`create_app` builds the FastAPI app over an open database."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+
+from fastapi import FastAPI, Security
+from fastapi.middleware import Middleware
+
+from codewalkers.db import Database, current_revision, head_revision
+from codewalkers.server import errors
+from codewalkers.server.auth import GuardMiddleware
+from codewalkers.server.errors import COMMON_RESPONSES
+from codewalkers.server.events import EventHub, EventSettings
+from codewalkers.server.models import Health, ServerStatus
+from codewalkers.server.routes import ROUTERS
+from codewalkers.server.routes._common import bearer
+
+
+def codewalkers_version() -> str:
+    try:
+        return package_version("codewalkers")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+def create_app(
+    db: Database,
+    *,
+    token: str,
+    allowed_hosts: list[str],
+    events: EventSettings | None = None,
+) -> FastAPI:
+    """The HTTP API over ``db``. Every request needs ``Authorization: Bearer <token>``
+    (except ``GET /health``) and a ``Host`` header in ``allowed_hosts`` (``"host:port"``).
+
+    The app does not own ``db``: the caller closes it after the app has shut down.
+    """
+    hub = EventHub(db, events)
+    started = time.monotonic()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    app = FastAPI(
+        title="Codewalkers",
+        version=codewalkers_version(),
+        description="The coordination server of a Codewalkers workspace (docs/server-api.md).",
+        lifespan=lifespan,
+        middleware=[Middleware(GuardMiddleware, token=token, allowed_hosts=allowed_hosts)],
+    )
+    app.state.db = db
+    app.state.events = hub
+    errors.install(app)
+
+    @app.get("/health", response_model=Health, tags=["server"])
+    def health() -> Health:
+        """Liveness: always answers (no token needed)."""
+        return Health(status="ok", uptime=round(time.monotonic() - started, 3), version=app.version)
+
+    @app.get(
+        "/status",
+        response_model=ServerStatus,
+        tags=["server"],
+        dependencies=[Security(bearer)],
+        responses={401: COMMON_RESPONSES[401]},
+    )
+    def server_status() -> ServerStatus:
+        """Health plus the database (URL without password, schema revision) and events."""
+        with db.engine.connect() as connection:
+            revision = current_revision(connection)
+        head = head_revision()
+        return ServerStatus(
+            status="ok",
+            uptime=round(time.monotonic() - started, 3),
+            version=app.version,
+            pid=os.getpid(),
+            database_url=db.url,
+            schema_revision=revision,
+            head_revision=head,
+            up_to_date=revision == head,
+            latest_event_seq=db.events.latest_seq(),
+            event_streams=hub.stream_count,
+            listening=hub.listening,
+        )
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

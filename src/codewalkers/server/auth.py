@@ -1,0 +1,128 @@
+"""The API token and the checks every request passes: the ``Host`` header, then the token.
+
+The token lives in ``.cw/api-token`` (mode 0600, created by ``cw init`` and ``cw start``).
+Every request except ``GET /health`` carries ``Authorization: Bearer <token>``; the
+comparison is constant-time. A ``Host`` header other than the bound address is refused
+(421), which defeats DNS rebinding: a web page cannot make the browser talk to the server
+under another name. There is deliberately no CORS middleware.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+TOKEN_FILE = "api-token"
+
+#: Paths anyone on the allowed hosts may read without the token.
+OPEN_PATHS = frozenset({"/health"})
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def ensure_token(state_dir: Path) -> str:
+    """The workspace's API token, created (random, mode 0600) when ``state_dir`` has none.
+
+    Raises ``OSError`` when the file cannot be read or written.
+    """
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = state_dir / TOKEN_FILE
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        token = ""
+    if token:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return token
+    token = secrets.token_urlsafe(32)
+    # O_EXCL: two processes creating it at once must not end with different tokens.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+def read_token(state_dir: Path) -> str | None:
+    """The token in ``state_dir``, or ``None`` when there is none."""
+    try:
+        return (state_dir / TOKEN_FILE).read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    return host in {"127.0.0.1", "localhost", "::1", "[::1]"} or host.startswith("127.")
+
+
+def allowed_hosts_for(host: str, port: int) -> list[str]:
+    """The ``Host`` header values a server bound to ``host:port`` answers: the address itself
+    and, for a loopback or wildcard bind, the loopback names.
+    """
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    names = {shown}
+    if is_loopback(host) or host in {"0.0.0.0", "::", "[::]"}:
+        names.update(LOOPBACK_NAMES)
+    return sorted(f"{name}:{port}" for name in names)
+
+
+class GuardMiddleware:
+    """Refuse a request whose ``Host`` is not allowed (421), then one without the token (401).
+
+    A plain ASGI middleware (not ``BaseHTTPMiddleware``), so that streamed responses (the
+    event stream) pass through untouched.
+    """
+
+    def __init__(self, app: ASGIApp, *, token: str, allowed_hosts: Iterable[str]) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+        self.allowed = frozenset(host.lower() for host in allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        if host not in self.allowed:
+            await _refuse(send, 421, "misdirected_request", f"host {host!r} is not served here")
+            return
+        if scope["path"] not in OPEN_PATHS:
+            given = headers.get(b"authorization", b"")
+            if not secrets.compare_digest(given, self.expected):
+                await _refuse(
+                    send,
+                    401,
+                    "unauthorized",
+                    "missing or wrong API token: send Authorization: Bearer <.cw/api-token>",
+                    extra=[(b"www-authenticate", b"Bearer")],
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(
+    send: Send,
+    status: int,
+    code: str,
+    detail: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body = json.dumps({"detail": detail, "code": code, "field": None}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

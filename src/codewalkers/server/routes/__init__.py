@@ -1,0 +1,35 @@
+"""The API's routers, one module per part of the domain; :data:`ROUTERS` lists them."""
+
+from __future__ import annotations
+
+from codewalkers.server.routes import (
+    accounts,
+    agents,
+    chat,
+    conversations,
+    events,
+    initiatives,
+    messages,
+    pages,
+    phases,
+    projects,
+    proposals,
+    review,
+    tasks,
+)
+
+ROUTERS = [
+    initiatives.router,
+    phases.router,
+    tasks.router,
+    pages.router,
+    projects.router,
+    accounts.router,
+    agents.router,
+    proposals.router,
+    messages.router,
+    conversations.router,
+    chat.router,
+    review.router,
+    events.router,
+]

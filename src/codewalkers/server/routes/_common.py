@@ -1,0 +1,49 @@
+"""What every router shares: the database dependency, the auth declaration, conversions."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request, Security
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel
+
+from codewalkers.db import Database
+from codewalkers.server.errors import COMMON_RESPONSES
+
+M = TypeVar("M", bound=BaseModel)
+
+# Declares the scheme in the OpenAPI document; GuardMiddleware does the checking, so that
+# /openapi.json and /docs are covered too.
+bearer = HTTPBearer(auto_error=False, description="The token in the workspace's .cw/api-token.")
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+Db = Annotated[Database, Depends(get_db)]
+
+
+def make_router(tag: str) -> APIRouter:
+    """A router whose endpoints need the token and may answer 401 and 422."""
+    return APIRouter(tags=[tag], dependencies=[Security(bearer)], responses=dict(COMMON_RESPONSES))
+
+
+def out(model: type[M], value: Any, **extra: Any) -> M:
+    """``value`` (a record) as the response model, with ``extra`` fields added."""
+    if extra:
+        data = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+        return model.model_validate({**data, **extra})
+    return model.model_validate(value, from_attributes=True)
+
+
+def outs(model: type[M], values: list[Any]) -> list[M]:
+    return [model.model_validate(value, from_attributes=True) for value in values]
+
+
+def changes(body: BaseModel) -> dict[str, Any]:
+    """The fields a PATCH body sets (explicit nulls included, to clear a column)."""
+    return body.model_dump(exclude_unset=True)
