@@ -28,6 +28,8 @@ def check_text(field: str, value: Any) -> str:
         raise ValidationError(f"{field} must be a string, not {type(value).__name__}")
     if "\x00" in value:
         raise ValidationError(f"{field} must not contain NUL characters")
+    if value.isascii():  # no lone surrogates: skip the encoding check below
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -185,24 +187,35 @@ class TableRules:
             and column.name not in self.managed
             and column.identity is None
         )
+        self._creatable = frozenset(self.columns) - self.managed
+        self._updatable = frozenset(self.columns) - self.immutable
 
     def _check(self, fields: Mapping[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
-        unknown = sorted(set(fields) - allowed)
-        if unknown:
+        if not allowed.issuperset(fields):
+            unknown = sorted(set(fields) - allowed)
             known = ", ".join(sorted(allowed))
             raise ValidationError(f"unknown {self.entity} field(s) {unknown}; known: {known}")
         values = {}
+        columns, not_blank = self.columns, self.not_blank
         for name, value in fields.items():
-            values[name] = check_column(self.columns[name], name, value)
-            if name in self.not_blank and not values[name].strip():
+            if type(value) is str and "\x00" not in value and value.isascii():
+                # The common case, checked without the dispatch below: plain ASCII text
+                # for a text column (enum and JSON columns still go through check_column).
+                column = columns[name]
+                if type(column.type) is not Text:
+                    value = check_column(column, name, value)
+            else:
+                value = check_column(columns[name], name, value)
+            if name in not_blank and not value.strip():
                 raise ValidationError(f"{self.entity} {name} must not be empty")
+            values[name] = value
         return values
 
     def for_create(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Checked values for an insert (without id and timestamps)."""
-        values = self._check(fields, frozenset(self.columns) - self.managed)
-        missing = sorted(self.required - set(values))
-        if missing:
+        values = self._check(fields, self._creatable)
+        if not self.required.issubset(values):
+            missing = sorted(self.required - set(values))
             raise ValidationError(f"missing required {self.entity} field(s): {missing}")
         return values
 
@@ -211,4 +224,4 @@ class TableRules:
         fixed = sorted(set(changes) & self.immutable)
         if fixed:
             raise ValidationError(f"{self.entity} field(s) {fixed} cannot be changed")
-        return self._check(changes, frozenset(self.columns) - self.immutable)
+        return self._check(changes, self._updatable)

@@ -11,6 +11,7 @@ claims, dependency cycle checks, migrations) take a transaction-scoped advisory 
 from __future__ import annotations
 
 import functools
+import sqlite3
 import zlib
 from importlib import resources
 from typing import Any
@@ -72,7 +73,9 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
         with translate_errors():
             if parsed.get_backend_name() == "sqlite":
                 return _sqlite_engine(parsed, **kwargs)
-            return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+            # No pre-ping (a round trip per checkout): a connection found dead is replaced
+            # and the transaction, which cannot have committed, run again (Database.run).
+            return sa.create_engine(parsed, **kwargs)
     except ImportError as exc:
         raise DatabaseError(
             f"the driver for {parsed.drivername!r} is not installed ({exc}); for PostgreSQL "
@@ -103,8 +106,16 @@ def _sqlite_engine(url: sa.URL, **kwargs: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         # Reads run in autocommit (WAL readers never block); writers take the lock up front.
+        # Sent on the driver's connection: exec_driver_sql costs 20x as much. Its errors are
+        # wrapped as SQLAlchemy's would be, so callers translate and retry them alike.
         if connection.get_execution_options().get(WRITE):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            driver: Any = connection.connection.driver_connection
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise sa.exc.DBAPIError.instance(
+                    "BEGIN IMMEDIATE", (), exc, sqlite3.Error, dialect=connection.dialect
+                ) from exc
 
     return engine
 

@@ -21,6 +21,16 @@ def new_id() -> str:
     return value
 
 
+def new_ids(count: int) -> list[str]:
+    """``count`` fresh ids, as :func:`new_id` makes them, from one read of the random source."""
+    data = secrets.token_bytes(ID_LENGTH * count).translate(_TABLE).decode("ascii")
+    ids = [data[i : i + ID_LENGTH] for i in range(0, len(data), ID_LENGTH)]
+    for index, value in enumerate(ids):
+        if value[0] == "-":
+            ids[index] = new_id()
+    return ids
+
+
 ADJECTIVES = [
     "agile",
     "amber",

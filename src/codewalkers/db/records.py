@@ -43,6 +43,7 @@ __all__ = [
     "ChatMessage",
     "ChatSession",
     "Conversation",
+    "Event",
     "Initiative",
     "InitiativeProject",
     "LogChunk",
@@ -309,3 +310,15 @@ class ReviewComment:
     resolved: bool
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A domain event from the outbox: ``seq`` orders them, and is never reused."""
+
+    seq: int
+    type: str
+    initiative_id: str | None
+    entity_id: str | None
+    payload: Any
+    created_at: datetime

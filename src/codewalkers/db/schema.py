@@ -339,3 +339,22 @@ review_comments = _table(
     Column("resolved", Boolean, nullable=False, server_default=false()),
     *_timestamps(),
 )
+
+# The outbox of domain events. No foreign keys: events outlive what they describe.
+# ``seq`` is never reused: AUTOINCREMENT on SQLite (not max + 1), a sequence on PostgreSQL.
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "seq",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("type", Text, nullable=False),
+    Column("initiative_id", Text, index=True),
+    Column("entity_id", Text),
+    Column("payload", JSONText, nullable=False),
+    Column("created_at", Millis, nullable=False, index=True),
+    sqlite_autoincrement=True,
+)

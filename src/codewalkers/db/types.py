@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Dialect, Text
+from sqlalchemy import BigInteger, Boolean, Dialect, Text
 from sqlalchemy.types import TypeDecorator
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -30,7 +31,7 @@ def to_millis(value: datetime) -> int:
 
 def from_millis(value: int) -> datetime:
     """The aware UTC ``datetime`` of a millisecond timestamp."""
-    return EPOCH + timedelta(milliseconds=value)
+    return EPOCH + timedelta(0, 0, 0, value)  # positional: a third faster than milliseconds=
 
 
 class _MonotonicClock:
@@ -116,3 +117,48 @@ class EnumText(TypeDecorator[StrEnum]):
 
     def __repr__(self) -> str:  # keeps Alembic's rendering of the type plain
         return "sa.Text()"
+
+
+# --- converters for statements run on the driver directly ---------------------------------
+# The hot repository paths execute precompiled SQL on the DBAPI cursor (see
+# ``repositories/sqlalchemy/_raw.py``); these do there what the types above do through
+# SQLAlchemy, without its per-value dispatch. ``None`` stays ``None`` and is never passed in.
+
+
+def _bind_millis(value: Any) -> Any:
+    return value if isinstance(value, int) else to_millis(value)
+
+
+def bind_converter(kind: Any) -> Callable[[Any], Any] | None:
+    """How a non-``None`` Python value of column type ``kind`` is sent to the driver."""
+    if isinstance(kind, Millis):
+        return _bind_millis
+    if isinstance(kind, JSONText):
+        return dump_json
+    if isinstance(kind, EnumText):
+        return str
+    return None
+
+
+class _Members(dict[Any, StrEnum]):
+    """An enum's members by value; an unknown value raises as ``enum(value)`` does."""
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__((member.value, member) for member in enum)
+        self.enum = enum
+
+    def __missing__(self, value: Any) -> StrEnum:
+        return self.enum(value)
+
+
+def result_converter(kind: Any) -> Callable[[Any], Any] | None:
+    """How a non-``None`` value of column type ``kind`` read from the driver becomes Python."""
+    if isinstance(kind, Millis):
+        return from_millis
+    if isinstance(kind, JSONText):
+        return json.loads
+    if isinstance(kind, EnumText):
+        return _Members(kind.enum).__getitem__
+    if isinstance(kind, Boolean):
+        return bool
+    return None

@@ -7,6 +7,7 @@ from collections.abc import Callable, Generator
 from datetime import UTC, datetime
 
 from codewalkers.db import Agent, AgentStatus, Database, LogChunk, NotFoundError
+from codewalkers.services import events
 
 #: An agent in one of these states writes no more output (until it is resumed).
 FINISHED = frozenset({AgentStatus.STOPPED, AgentStatus.CRASHED, AgentStatus.IDLE})
@@ -25,7 +26,20 @@ def dismiss_agent(db: Database, name_or_id: str) -> Agent:
     with db.transaction():
         agent = find_agent(db, name_or_id)
         dismissed: Agent = db.agents.update(agent.id, user_dismissed_at=datetime.now(UTC))
+        events.emit(db, events.AGENT_DISMISSED, dismissed)
     return dismissed
+
+
+def record_output(db: Database, agent: Agent, content: str, session_number: int = 1) -> LogChunk:
+    """Store a chunk of the agent's output and emit ``agent:output`` with it, in one
+    transaction.
+    """
+    with db.transaction():
+        chunk: LogChunk = db.log_chunks.insert_chunk(agent.id, agent.name, content, session_number)
+        events.emit(
+            db, events.AGENT_OUTPUT, chunk, initiative_id=agent.initiative_id, entity_id=agent.id
+        )
+    return chunk
 
 
 def follow_log(

@@ -14,6 +14,7 @@ from codewalkers.db import (
     Database,
     ValidationError,
 )
+from codewalkers.services import events
 from codewalkers.services.plan import get_or_raise
 
 
@@ -51,6 +52,7 @@ def start_session(db: Database, target_type: ChatTargetType | str, target_id: st
         session = db.chat_sessions.create_session(
             target_type=kind, target_id=target_id, initiative_id=initiative_id
         )
+        events.emit(db, events.CHAT_SESSION_CREATED, session)
     return Started(session, created=True)
 
 
@@ -66,6 +68,7 @@ def send(db: Database, session_id: str, content: str) -> ChatMessage:
         message = db.chat_sessions.create_message(
             chat_session_id=session_id, role=ChatRole.USER, content=content
         )
+        events.emit(db, events.CHAT_MESSAGE_CREATED, message, initiative_id=session.initiative_id)
     return message
 
 
@@ -84,4 +87,8 @@ def close(db: Database, session_id: str) -> ChatSession:
         session: ChatSession = get_or_raise(db.chat_sessions, session_id, "chat session")
         if session.status == ChatSessionStatus.CLOSED:
             return session
-        return db.chat_sessions.update_session(session_id, status=ChatSessionStatus.CLOSED)
+        closed: ChatSession = db.chat_sessions.update_session(
+            session_id, status=ChatSessionStatus.CLOSED
+        )
+        events.emit(db, events.CHAT_SESSION_CLOSED, closed)
+    return closed

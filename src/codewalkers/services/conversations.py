@@ -20,6 +20,7 @@ from codewalkers.db import (
     Phase,
     Task,
 )
+from codewalkers.services import events
 from codewalkers.services.agents import find_agent
 from codewalkers.services.plan import get_or_raise
 
@@ -100,6 +101,7 @@ def ask(
             task_id=target.task_id,
             question=question,
         )
+        events.emit(db, events.CONVERSATION_CREATED, conversation)
     return conversation
 
 
@@ -157,5 +159,7 @@ def answer(db: Database, conversation_id: str, text: str) -> Conversation:
     """Record the answer. Raises ``NotFoundError`` (unknown conversation) or
     ``ConflictError`` (already answered: the first answer stands).
     """
-    conversation: Conversation = db.conversations.answer(conversation_id, text)
+    with db.transaction():
+        conversation: Conversation = db.conversations.answer(conversation_id, text)
+        events.emit(db, events.CONVERSATION_ANSWERED, conversation)
     return conversation

@@ -10,6 +10,7 @@ from codewalkers.db import (
     ParticipantType,
     ValidationError,
 )
+from codewalkers.services import events
 from codewalkers.services.agents import find_agent
 from codewalkers.services.plan import get_or_raise
 
@@ -37,6 +38,7 @@ def send_to_agent(
             content=content,
             requires_response=requires_response,
         )
+        events.emit(db, events.MESSAGE_CREATED, message, initiative_id=recipient.initiative_id)
     return message
 
 
@@ -97,4 +99,11 @@ def reply(db: Database, message_id: str, content: str) -> Message:
             parent_message_id=original.id,
         )
         db.messages.update(original.id, status=MessageStatus.RESPONDED)
+        agent = db.agents.find_by_id(original.sender_id) if original.sender_id else None
+        events.emit(
+            db,
+            events.MESSAGE_CREATED,
+            answer,
+            initiative_id=agent.initiative_id if agent is not None else None,
+        )
     return answer

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from codewalkers.content import markdown_to_tiptap
 from codewalkers.db import Database, Page
+from codewalkers.services import events
 from codewalkers.services.plan import get_or_raise
 
 
@@ -25,15 +27,47 @@ def create_page(
     for a parent in another initiative or an empty title.
     """
     with db.transaction():
+        root: Page | None = None
         if parent_page_id is None:
-            parent_page_id = db.pages.get_or_create_root_page(initiative_id).id
+            root, created = ensure_root_page(db, initiative_id)
+            parent_page_id = root.id
+            if not created:
+                root = None
         page: Page = db.pages.create(
             initiative_id=initiative_id,
             parent_page_id=parent_page_id,
             title=title,
             content=markdown_to_tiptap(markdown) if markdown is not None else None,
         )
+        if root is not None:
+            events.emit(db, events.PAGE_CREATED, root)
+        events.emit(db, events.PAGE_CREATED, page)
     return page
+
+
+def ensure_root_page(db: Database, initiative_id: str) -> tuple[Page, bool]:
+    """The initiative's root page and whether this call created it; emits nothing (the
+    caller emits ``page:created`` for a new root, after its other writes).
+    """
+    existing: Page | None = db.pages.find_root_page(initiative_id)
+    if existing is not None:
+        return existing, False
+    # A root stamped before we looked was made by another process in between, not by us.
+    now = datetime.now(UTC)
+    looked = now.replace(microsecond=now.microsecond // 1000 * 1000)  # stored to the ms
+    root: Page = db.pages.get_or_create_root_page(initiative_id)
+    return root, root.created_at >= looked
+
+
+def root_page(db: Database, initiative_id: str) -> Page:
+    """The initiative's root page, created (titled after the initiative) if missing.
+    Raises ``ReferenceNotFoundError`` for an unknown initiative.
+    """
+    with db.transaction():
+        root, created = ensure_root_page(db, initiative_id)
+        if created:
+            events.emit(db, events.PAGE_CREATED, root)
+    return root
 
 
 def update_page(
@@ -56,7 +90,18 @@ def update_page(
         changes["content"] = markdown_to_tiptap(markdown)
     if parent_page_id is not None:
         changes["parent_page_id"] = parent_page_id
-    page: Page = db.pages.update(page_id, **changes)
+    with db.transaction():
+        page: Page = db.pages.update(page_id, **changes)
+        events.emit(db, events.PAGE_UPDATED, page)
+    return page
+
+
+def delete_page(db: Database, page_id: str) -> Page:
+    """Delete a page with its subpages; return it as it was. ``NotFoundError`` if unknown."""
+    with db.transaction():
+        page: Page = get_or_raise(db.pages, page_id, "page")
+        db.pages.delete(page_id)
+        events.emit(db, events.PAGE_DELETED, page)
     return page
 
 

@@ -17,6 +17,8 @@ from codewalkers.db import (
     Task,
     ValidationError,
 )
+from codewalkers.services import events
+from codewalkers.services.pages import ensure_root_page
 from codewalkers.services.plan import get_or_raise
 
 
@@ -44,9 +46,17 @@ def accept_proposal(db: Database, proposal_id: str) -> AcceptedProposal:
     with db.transaction():
         proposal = _lock_pending(db, proposal_id)
         creates = proposal.target_id is None
-        entity = _create(db, proposal) if creates else _update(db, proposal)
+        new_root: list[Page] = []
+        entity = _create(db, proposal, new_root) if creates else _update(db, proposal)
         accepted: Proposal = db.proposals.update(proposal.id, status=ProposalStatus.ACCEPTED)
-    return AcceptedProposal(accepted, "created" if creates else "updated", entity)
+        action = "created" if creates else "updated"
+        for root in new_root:
+            events.emit(db, events.PAGE_CREATED, root)
+        events.emit(db, f"{proposal.target_type}:{action}", entity)
+        events.emit(
+            db, events.PROPOSAL_ACCEPTED, accepted, action=action, target_entity_id=entity.id
+        )
+    return AcceptedProposal(accepted, action, entity)
 
 
 def dismiss_proposal(db: Database, proposal_id: str) -> Proposal:
@@ -54,6 +64,7 @@ def dismiss_proposal(db: Database, proposal_id: str) -> Proposal:
     with db.transaction():
         proposal = _lock_pending(db, proposal_id)
         dismissed: Proposal = db.proposals.update(proposal.id, status=ProposalStatus.DISMISSED)
+        events.emit(db, events.PROPOSAL_DISMISSED, dismissed)
     return dismissed
 
 
@@ -75,12 +86,15 @@ def _tiptap(markdown: str | None) -> dict[str, Any] | None:
     return markdown_to_tiptap(markdown) if markdown is not None else None
 
 
-def _create(db: Database, proposal: Proposal) -> Page | Phase | Task:
+def _create(db: Database, proposal: Proposal, new_root: list[Page]) -> Page | Phase | Task:
     meta = _metadata(proposal)
     if proposal.target_type == ProposalTargetType.PAGE:
         parent = meta.get("parent_page_id")
         if parent is None:
-            parent = db.pages.get_or_create_root_page(proposal.initiative_id).id
+            root, created = ensure_root_page(db, proposal.initiative_id)
+            if created:
+                new_root.append(root)
+            parent = root.id
         page: Page = db.pages.create(
             initiative_id=proposal.initiative_id,
             parent_page_id=parent,

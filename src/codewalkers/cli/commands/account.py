@@ -18,6 +18,7 @@ from codewalkers.cli._common import (
     read_text_file,
     show_table,
 )
+from codewalkers.services import accounts
 
 # Nanoids may start with "-": take such an argument as the id, not as an unknown option.
 ID_ARGS = {"ignore_unknown_options": True}
@@ -91,14 +92,12 @@ def add(
     json_output: JsonOption = False,
 ) -> None:
     """Add an account; the files' contents are stored as they are and never shown."""
-    fields = {
-        "email": email,
-        "provider": provider,
-        "config_json": read_text_file(config_file, "config"),
-        "credentials": read_text_file(credentials_file, "credentials"),
-    }
+    config_json = read_text_file(config_file, "config")
+    credentials = read_text_file(credentials_file, "credentials")
     with database() as db:
-        account = db.accounts.create(**{k: v for k, v in fields.items() if v is not None})
+        account = accounts.add_account(
+            db, email, provider=provider, config_json=config_json, credentials=credentials
+        )
     emit(
         account,
         json_output,
@@ -118,7 +117,7 @@ def list_(json_output: JsonOption = False) -> None:
 def next_(provider: Provider = "claude", json_output: JsonOption = False) -> None:
     """Claim the least recently used available account of the provider (stamps its use)."""
     with database() as db:
-        account = db.accounts.find_next_available(provider)
+        account = accounts.claim_next(db, provider)
     if account is None:
         raise CliError(f"no {provider} account is available (none added, or all exhausted)")
     emit(account, json_output, lambda: ok(f"account {account.id} {account.email}"))
@@ -140,7 +139,7 @@ def exhaust(
     """Park an account until a time (its usage-limit reset)."""
     moment = parse_when(until)
     with database() as db:
-        account = db.accounts.mark_exhausted(id, moment)
+        account = accounts.mark_exhausted(db, id, moment)
     emit(
         account,
         json_output,
@@ -152,5 +151,5 @@ def exhaust(
 def clear_expired(json_output: JsonOption = False) -> None:
     """Make available again every account whose exhaustion has passed; print how many."""
     with database() as db:
-        count = db.accounts.clear_expired_exhaustion()
+        count = accounts.clear_expired(db)
     emit({"cleared": count}, json_output, lambda: ok(f"cleared {count} expired exhaustion(s)"))

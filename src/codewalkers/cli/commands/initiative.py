@@ -112,7 +112,7 @@ def update(
         if value is not None
     }
     with database() as db:
-        initiative = db.initiatives.update(id, **changes)
+        initiative = plan.update_initiative(db, id, **changes)
     emit(initiative, json_output, lambda: ok(f"updated initiative {initiative.id}"))
 
 
@@ -120,7 +120,7 @@ def update(
 def archive(id: Id, json_output: JsonOption = False) -> None:
     """Archive an initiative (status archived; nothing is deleted)."""
     with database() as db:
-        initiative = db.initiatives.update(id, status=InitiativeStatus.ARCHIVED)
+        initiative = plan.archive_initiative(db, id)
     emit(initiative, json_output, lambda: ok(f"archived initiative {initiative.id}"))
 
 
@@ -128,7 +128,7 @@ def archive(id: Id, json_output: JsonOption = False) -> None:
 def delete(id: Id, json_output: JsonOption = False) -> None:
     """Delete an initiative with its phases, tasks and pages."""
     with database() as db:
-        db.initiatives.delete(id)
+        plan.delete_initiative(db, id)
     emit({"id": id, "deleted": True}, json_output, lambda: ok(f"deleted initiative {id}"))
 
 

@@ -128,7 +128,7 @@ def update(
 def delete(id: Id, json_output: JsonOption = False) -> None:
     """Delete a page with its subpages."""
     with database() as db:
-        db.pages.delete(id)
+        pages.delete_page(db, id)
     emit({"id": id, "deleted": True}, json_output, lambda: ok(f"deleted page {id}"))
 
 
@@ -136,5 +136,5 @@ def delete(id: Id, json_output: JsonOption = False) -> None:
 def root(initiative: Initiative, json_output: JsonOption = False) -> None:
     """Show the initiative's root page (created, titled after the initiative, if missing)."""
     with database() as db:
-        page = db.pages.get_or_create_root_page(initiative)
+        page = pages.root_page(db, initiative)
     emit(page, json_output, lambda: ok(f"root page {page.id} {page.title}"))

@@ -87,7 +87,7 @@ def status(
 ) -> None:
     """Set a phase's status."""
     with database() as db:
-        phase = db.phases.update(id, status=value)
+        phase = plan.set_phase_status(db, id, value)
     emit(phase, json_output, lambda: ok(f"phase {phase.id} is {phase.status}"))
 
 
@@ -99,7 +99,7 @@ def depend(
 ) -> None:
     """Make a phase depend on another phase of the same initiative."""
     with database() as db:
-        added = db.phases.create_dependency(id, on)
+        added = plan.add_phase_dependency(db, id, on)
     emit(
         {"phase_id": id, "depends_on_phase_id": on, "added": added},
         json_output,
@@ -111,5 +111,5 @@ def depend(
 def delete(id: Id, json_output: JsonOption = False) -> None:
     """Delete a phase with its tasks."""
     with database() as db:
-        db.phases.delete(id)
+        plan.delete_phase(db, id)
     emit({"id": id, "deleted": True}, json_output, lambda: ok(f"deleted phase {id}"))

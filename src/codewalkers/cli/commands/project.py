@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from codewalkers.cli._common import JsonOption, database, emit, ok, show_table
+from codewalkers.services import projects
 
 # Nanoids may start with "-": take such an argument as the id, not as an unknown option.
 ID_ARGS = {"ignore_unknown_options": True}
@@ -30,11 +31,8 @@ def add(
     json_output: JsonOption = False,
 ) -> None:
     """Register a project (a git repository)."""
-    fields = {"name": name, "url": url}
-    if default_branch is not None:
-        fields["default_branch"] = default_branch
     with database() as db:
-        project = db.projects.create(**fields)
+        project = projects.add_project(db, name, url, default_branch=default_branch)
     emit(project, json_output, lambda: ok(f"added project {project.id} {project.name}"))
 
 
@@ -58,6 +56,5 @@ def link(
 ) -> None:
     """Link an initiative to exactly these projects (others are unlinked); print them."""
     with database() as db:
-        db.projects.set_initiative_projects(initiative_id, project_ids)
-        rows = db.projects.find_projects_by_initiative_id(initiative_id)
+        rows = projects.link_projects(db, initiative_id, project_ids)
     emit(rows, json_output, lambda: show_table(rows, COLUMNS, "no projects linked"))

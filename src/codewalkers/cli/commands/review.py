@@ -8,7 +8,7 @@ import typer
 
 from codewalkers.cli._common import JsonOption, database, emit, ok, show_table
 from codewalkers.db import ReviewLineType
-from codewalkers.services import plan
+from codewalkers.services import plan, review
 
 app = typer.Typer(help="Review comments on the lines of a phase's changes.")
 
@@ -31,12 +31,8 @@ def comment(
     json_output: JsonOption = False,
 ) -> None:
     """Comment on a line of a phase's diff."""
-    fields = {"author": author} if author is not None else {}
     with database() as db:
-        plan.get_or_raise(db.phases, phase, "phase")
-        created = db.review_comments.create(
-            phase_id=phase, file_path=file, line_number=line, line_type=type_, body=body, **fields
-        )
+        created = review.add_comment(db, phase, file, line, type_, body, author=author)
     emit(created, json_output, lambda: ok(f"created review comment {created.id}"))
 
 
@@ -61,7 +57,7 @@ def list_(
 def resolve(id: Id, json_output: JsonOption = False) -> None:
     """Mark a comment resolved."""
     with database() as db:
-        updated = db.review_comments.resolve(id)
+        updated = review.resolve_comment(db, id)
     emit(updated, json_output, lambda: ok(f"resolved review comment {id}"))
 
 
@@ -69,7 +65,7 @@ def resolve(id: Id, json_output: JsonOption = False) -> None:
 def unresolve(id: Id, json_output: JsonOption = False) -> None:
     """Mark a comment unresolved again."""
     with database() as db:
-        updated = db.review_comments.unresolve(id)
+        updated = review.unresolve_comment(db, id)
     emit(updated, json_output, lambda: ok(f"reopened review comment {id}"))
 
 
@@ -77,5 +73,5 @@ def unresolve(id: Id, json_output: JsonOption = False) -> None:
 def delete(id: Id, json_output: JsonOption = False) -> None:
     """Delete a comment."""
     with database() as db:
-        db.review_comments.delete(id)
+        review.delete_comment(db, id)
     emit({"id": id, "deleted": True}, json_output, lambda: ok(f"deleted review comment {id}"))

@@ -48,7 +48,7 @@ def create(
         "description": description,
     }
     with database() as db:
-        task = db.tasks.create(name=name, **{k: v for k, v in fields.items() if v is not None})
+        task = plan.create_task(db, name, **{k: v for k, v in fields.items() if v is not None})
     emit(task, json_output, lambda: ok(f"created task {task.id} {task.name}"))
 
 
@@ -101,7 +101,7 @@ def status(
 ) -> None:
     """Set a task's status."""
     with database() as db:
-        task = db.tasks.update(id, status=value)
+        task = plan.set_task_status(db, id, value)
     emit(task, json_output, lambda: ok(f"task {task.id} is {task.status}"))
 
 
@@ -113,7 +113,7 @@ def depend(
 ) -> None:
     """Make a task depend on another (cycles are refused)."""
     with database() as db:
-        added = db.tasks.create_dependency(id, on)
+        added = plan.add_task_dependency(db, id, on)
     emit(
         {"task_id": id, "depends_on_task_id": on, "added": added},
         json_output,

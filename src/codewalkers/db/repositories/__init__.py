@@ -9,6 +9,7 @@ from codewalkers.db.repositories.agent import AgentRepository
 from codewalkers.db.repositories.change_set import ChangeSetRepository
 from codewalkers.db.repositories.chat_session import ChatSessionRepository
 from codewalkers.db.repositories.conversation import ConversationRepository
+from codewalkers.db.repositories.event import EventRepository
 from codewalkers.db.repositories.initiative import InitiativeRepository
 from codewalkers.db.repositories.log_chunk import LogChunkRepository
 from codewalkers.db.repositories.message import MessageRepository
@@ -26,6 +27,7 @@ __all__ = [
     "ChatSessionRepository",
     "ConversationRepository",
     "CrudRepository",
+    "EventRepository",
     "InitiativeRepository",
     "LogChunkRepository",
     "MessageRepository",

@@ -5,6 +5,7 @@ from codewalkers.db.repositories.sqlalchemy.agent import SqlAgentRepository
 from codewalkers.db.repositories.sqlalchemy.change_set import SqlChangeSetRepository
 from codewalkers.db.repositories.sqlalchemy.chat_session import SqlChatSessionRepository
 from codewalkers.db.repositories.sqlalchemy.conversation import SqlConversationRepository
+from codewalkers.db.repositories.sqlalchemy.event import SqlEventRepository
 from codewalkers.db.repositories.sqlalchemy.initiative import SqlInitiativeRepository
 from codewalkers.db.repositories.sqlalchemy.log_chunk import SqlLogChunkRepository
 from codewalkers.db.repositories.sqlalchemy.message import SqlMessageRepository
@@ -21,6 +22,7 @@ __all__ = [
     "SqlChangeSetRepository",
     "SqlChatSessionRepository",
     "SqlConversationRepository",
+    "SqlEventRepository",
     "SqlInitiativeRepository",
     "SqlLogChunkRepository",
     "SqlMessageRepository",

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Row, Select, Table, UniqueConstraint, delete, exists, insert, select, update
+from sqlalchemy import (
+    Row,
+    Select,
+    Table,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -20,6 +32,7 @@ from codewalkers.db.errors import (
     translate,
 )
 from codewalkers.db.ids import new_id
+from codewalkers.db.repositories.sqlalchemy._raw import Prepared, Raw, Runner
 from codewalkers.db.types import now_ms
 
 if TYPE_CHECKING:
@@ -36,11 +49,39 @@ def check_id(value: Any, field: str = "id") -> str:
     return check_text(field, value)
 
 
+class Derived:
+    """An insert value computed in SQL from one parameter (a task's initiative, from its
+    phase). ``shape`` names the expression: statements are prepared once per shape.
+    """
+
+    __slots__ = ("build", "param", "shape", "value")
+
+    def __init__(
+        self, shape: str, build: Callable[[], ColumnElement[Any]], param: str, value: Any
+    ) -> None:
+        self.shape = shape
+        self.build = build
+        self.param = param
+        self.value = value
+
+
+_EXISTS: dict[Table, Prepared] = {}
+
+
+def exists_statement(table: Table) -> Prepared:
+    """``SELECT EXISTS (... WHERE id = :id)`` for ``table``, prepared once."""
+    found = _EXISTS.get(table)
+    if found is None:
+        criterion = table.c.id == bindparam("id", type_=table.c.id.type)
+        found = _EXISTS[table] = Prepared(select(exists().where(criterion)))
+    return found
+
+
 class SqlRepository(Generic[R]):
     """Standard CRUD over one table, returning immutable records.
 
     Subclasses set ``table``, ``record_type``, ``entity`` and ``rules``, and add the
-    table's domain methods.
+    table's domain methods. The standard CRUD runs prepared statements (``_raw.py``).
     """
 
     table: ClassVar[Table]
@@ -52,6 +93,24 @@ class SqlRepository(Generic[R]):
         self._db = db
         self._columns = tuple(self.table.columns)
         self._has_updated_at = "updated_at" in self.table.c
+        self._runner = Runner(db)
+        self._id = bindparam("where_id", type_=self.table.c.id.type)
+        self._by_id = Prepared(self._select().where(self.table.c.id == self._id), self._columns)
+        self._delete_by_id = Prepared(
+            delete(self.table).where(self.table.c.id == self._id).returning(self.table.c.id)
+        )
+        self._inserts: dict[tuple[Any, ...], Prepared] = {}
+        self._updates: dict[tuple[Any, ...], Prepared] = {}
+        if type(self)._record is SqlRepository._record:
+            record_type = self.record_type
+            self._from_values: Callable[[Sequence[Any]], R] = lambda values: record_type(*values)
+        else:
+            # A subclass reads rows by column name (``row._asdict()``): give it named rows.
+            row_type = namedtuple(  # type: ignore[misc]
+                f"{self.table.name}_row", [column.name for column in self._columns]
+            )
+            make: Callable[[Sequence[Any]], Any] = row_type._make
+            self._from_values = lambda values: self._record(make(values))
 
     # --- running ------------------------------------------------------------------------
 
@@ -60,6 +119,12 @@ class SqlRepository(Generic[R]):
 
     def _write(self, work: Callable[[Connection], T]) -> T:
         return self._db.run(work, write=True)
+
+    def _read_raw(self, work: Callable[[Raw], T]) -> T:
+        return self._runner.run(work, write=False)
+
+    def _write_raw(self, work: Callable[[Raw], T]) -> T:
+        return self._runner.run(work, write=True)
 
     def _record(self, row: Row[Any]) -> R:
         record: R = self.record_type(*row)
@@ -81,6 +146,16 @@ class SqlRepository(Generic[R]):
     def _fetch_all(self, statement: Select[Any]) -> list[R]:
         return self._read(lambda c: [self._record(row) for row in c.execute(statement)])
 
+    def _prepared_one(self, prepared: Prepared, values: Mapping[str, Any]) -> R | None:
+        """The first row of a prepared select of this table's columns, as a record."""
+        found = self._runner.read_one(prepared, values)
+        return None if found is None else self._from_values(found)
+
+    def _prepared_all(self, prepared: Prepared, values: Mapping[str, Any]) -> list[R]:
+        """Every row of a prepared select of this table's columns, as records."""
+        rows = self._read_raw(lambda raw: raw.all(prepared, values))
+        return [self._from_values(row) for row in rows]
+
     def _find_where(self, *criteria: ColumnElement[bool]) -> list[R]:
         return self._fetch_all(self._select().where(*criteria).order_by(*self._order()))
 
@@ -92,12 +167,12 @@ class SqlRepository(Generic[R]):
     def create(self, **fields: Any) -> R:
         """Insert a row and return it. Raises ``ValidationError``, ``ConflictError``."""
         values = self.rules.for_create(fields)
-        return self._write(lambda c: self._insert(c, values))
+        return self._write_raw(lambda raw: self._insert(raw, values))
 
     def find_by_id(self, id: str) -> R | None:
         """The row with this id, or ``None``."""
         check_id(id)
-        return self._fetch_one(self._select().where(self.table.c.id == id))
+        return self._prepared_one(self._by_id, {"where_id": id})
 
     def find_all(self) -> list[R]:
         """Every row, oldest first."""
@@ -107,64 +182,99 @@ class SqlRepository(Generic[R]):
         """Change some fields; return the stored row. Raises ``NotFoundError`` for an unknown id."""
         check_id(id)
         values = self.rules.for_update(changes)
-        return self._write(lambda c: self._update(c, id, values))
+        return self._write_raw(lambda raw: self._update(raw, id, values))
 
     def delete(self, id: str) -> None:
         """Delete the row (and, through the schema, what cascades from it)."""
         check_id(id)
 
-        def work(connection: Connection) -> None:
-            statement = delete(self.table).where(self.table.c.id == id).returning(self.table.c.id)
-            if connection.execute(statement).first() is None:
+        def work(raw: Raw) -> None:
+            if raw.one(self._delete_by_id, {"where_id": id}) is None:
                 raise self._not_found(id)
 
-        self._write(work)
+        self._write_raw(work)
 
     # --- building blocks for subclasses -------------------------------------------------
 
-    def _insert(self, connection: Connection, values: Mapping[str, Any]) -> R:
+    def _prepared_values(
+        self, row: Mapping[str, Any]
+    ) -> tuple[tuple[Any, ...], Callable[[], dict[str, Any]], dict[str, Any]]:
+        """A row's shape, how to build its ``values()``, and the parameters it runs with."""
+        shape = tuple(
+            (key, value.shape) if isinstance(value, Derived) else key for key, value in row.items()
+        )
+        params = dict(row)
+        for value in row.values():
+            if isinstance(value, Derived):
+                params[value.param] = value.value
+
+        def build() -> dict[str, Any]:
+            columns = self.table.c
+            return {
+                key: value.build()
+                if isinstance(value, Derived)
+                else bindparam(key, type_=columns[key].type)
+                for key, value in row.items()
+            }
+
+        return shape, build, params
+
+    def _insert(self, connection: Connection | Raw, values: Mapping[str, Any]) -> R:
         """Insert checked values (adding id and timestamps) and return the stored record."""
         now = now_ms()
         row = {"id": new_id(), **values, "created_at": now}
         if self._has_updated_at:
             row["updated_at"] = now
-        statement = insert(self.table).values(row).returning(*self._columns)
+        shape, build, params = self._prepared_values(row)
+        prepared = self._inserts.get(shape)
+        if prepared is None:
+            statement = insert(self.table).values(build()).returning(*self._columns)
+            prepared = self._inserts[shape] = Prepared(statement, self._columns)
         try:
-            return self._record(connection.execute(statement).one())
+            found = Raw.of(connection).one(prepared, params)
         except sa_exc.IntegrityError as exc:
             raise self._explain(connection, exc, row) from exc
+        assert found is not None
+        return self._from_values(found)
 
-    def _update(self, connection: Connection, id: str, values: Mapping[str, Any]) -> R:
-        params = dict(values)
+    def _update(self, connection: Connection | Raw, id: str, values: Mapping[str, Any]) -> R:
+        row = dict(values)
         if self._has_updated_at:
-            params["updated_at"] = now_ms()
-        if not params:
-            row = connection.execute(self._select().where(self.table.c.id == id)).first()
+            row["updated_at"] = now_ms()
+        raw = Raw.of(connection)
+        if not row:
+            found = raw.one(self._by_id, {"where_id": id})
         else:
-            statement = (
-                update(self.table)
-                .where(self.table.c.id == id)
-                .values(params)
-                .returning(*self._columns)
-            )
+            shape, build, params = self._prepared_values(row)
+            prepared = self._updates.get(shape)
+            if prepared is None:
+                statement = (
+                    update(self.table)
+                    .where(self.table.c.id == self._id)
+                    .values(build())
+                    .returning(*self._columns)
+                )
+                prepared = self._updates[shape] = Prepared(statement, self._columns)
+            params["where_id"] = id
             try:
-                row = connection.execute(statement).first()
+                found = raw.one(prepared, params)
             except sa_exc.IntegrityError as exc:
-                raise self._explain(connection, exc, params) from exc
-        if row is None:
+                raise self._explain(connection, exc, row) from exc
+        if found is None:
             raise self._not_found(id)
-        return self._record(row)
+        return self._from_values(found)
 
-    def _exists(self, connection: Connection, table: Table, id: str) -> bool:
-        return bool(connection.execute(select(exists().where(table.c.id == id))).scalar())
+    def _exists(self, connection: Connection | Raw, table: Table, id: str) -> bool:
+        found = Raw.of(connection).one(exists_statement(table), {"id": id})
+        return bool(found and found[0])
 
-    def _require(self, connection: Connection, table: Table, id: str, what: str) -> None:
+    def _require(self, connection: Connection | Raw, table: Table, id: str, what: str) -> None:
         """Raise ``ReferenceNotFoundError`` unless ``table`` has a row with this id."""
         if not self._exists(connection, table, id):
             raise ReferenceNotFoundError(f"{what} {id!r} does not exist")
 
     def _explain(
-        self, connection: Connection, exc: sa_exc.IntegrityError, values: Mapping[str, Any]
+        self, connection: Connection | Raw, exc: sa_exc.IntegrityError, values: Mapping[str, Any]
     ) -> DatabaseError:
         """The error for an integrity violation, naming the field and value at fault."""
         error = translate(exc)
@@ -189,7 +299,9 @@ class SqlRepository(Generic[R]):
                 return constraint.column_keys[0]
         return None
 
-    def _missing_reference(self, connection: Connection, values: Mapping[str, Any]) -> str | None:
+    def _missing_reference(
+        self, connection: Connection | Raw, values: Mapping[str, Any]
+    ) -> str | None:
         # SQLite does not say which foreign key failed; its transaction is still usable.
         if connection.dialect.name != "sqlite":
             return None

@@ -3,25 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from codewalkers.db import schema
 from codewalkers.db._validation import TableRules, check_int
 from codewalkers.db.errors import ValidationError
-from codewalkers.db.ids import new_id
+from codewalkers.db.ids import new_ids
 from codewalkers.db.records import LogChunk
 from codewalkers.db.repositories.sqlalchemy._base import SqlRepository, check_id
+from codewalkers.db.repositories.sqlalchemy._raw import Prepared, Raw
 from codewalkers.db.types import wall_ms
+
+if TYPE_CHECKING:
+    from codewalkers.db.database import Database
 
 chunks = schema.agent_log_chunks
 
 # SQLite has no identity column: the insert numbers the row itself. Writers hold the
 # database's write lock (BEGIN IMMEDIATE), so no two rows get the same number.
 _NEXT_SEQ = select(func.coalesce(func.max(chunks.c.seq), 0) + 1).scalar_subquery()
+
+#: What an insert sends, in the order a row spells it (every row spells out every column).
+_FIELDS = ("id", "agent_id", "agent_name", "session_number", "content", "created_at")
+_INSERT_VALUES = {name: bindparam(name, type_=chunks.c[name].type) for name in _FIELDS}
+_COLUMNS = tuple(chunks.columns)
+
+
+def _prepared_inserts(*, returning: bool) -> dict[str, Prepared]:
+    """The insert per dialect (SQLite numbers ``seq`` in the statement), prepared once."""
+    result = {}
+    for dialect in ("sqlite", "postgresql"):
+        statement = insert(chunks).values(_INSERT_VALUES)
+        if dialect == "sqlite":
+            statement = statement.values(seq=_NEXT_SEQ)
+        if returning:
+            statement = statement.returning(*_COLUMNS)
+        result[dialect] = Prepared(statement, _COLUMNS if returning else ())
+    return result
+
+
+_INSERT_ONE = _prepared_inserts(returning=True)
+_INSERT_MANY = _prepared_inserts(returning=False)
 
 
 class SqlLogChunkRepository(SqlRepository[LogChunk]):
@@ -32,27 +57,39 @@ class SqlLogChunkRepository(SqlRepository[LogChunk]):
         table, entity, managed=["created_at", "seq"], immutable=["id", "agent_id", "agent_name"]
     )
 
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._insert_one = _INSERT_ONE[db.dialect]
+        self._insert_many = _INSERT_MANY[db.dialect]
+
     def _order(self) -> tuple[ColumnElement[Any], ...]:
         return (chunks.c.seq,)
 
     def _rows(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         now = wall_ms()
         rows = []
+        check = self.rules.for_create
         for item in items:
             if not isinstance(item, Mapping):
                 raise ValidationError("each log chunk must be a mapping of fields")
-            values = self.rules.for_create(item)
-            # Every row spells out every column: a batch insert compiles one statement from
-            # the first row's keys, so a column missing there would be dropped for all rows.
+            values = check(item)
             values.setdefault("session_number", 1)
-            rows.append({"id": new_id(), **values, "created_at": now})
+            values.setdefault("id", None)
+            values["created_at"] = now
+            rows.append(values)
+        ids = iter(new_ids(len(rows)))
+        for row in rows:
+            if row["id"] is None:
+                row["id"] = next(ids)
         return rows
 
-    def _insert_statement(self, connection: Connection) -> Any:
-        statement = insert(chunks)
-        if connection.dialect.name == "sqlite":
-            statement = statement.values(seq=_NEXT_SEQ)
-        return statement
+    def _insert_row(self, row: Mapping[str, Any]) -> LogChunk:
+        def work(raw: Raw) -> LogChunk:
+            found = raw.one(self._insert_one, row)
+            assert found is not None  # INSERT ... RETURNING
+            return self._from_values(found)
+
+        return self._write_raw(work)
 
     def insert_chunk(
         self, agent_id: str, agent_name: str, content: str, session_number: int = 1
@@ -64,22 +101,11 @@ class SqlLogChunkRepository(SqlRepository[LogChunk]):
             "content": content,
             "session_number": session_number,
         }
-        row = self._rows([fields])[0]
-
-        def work(connection: Connection) -> LogChunk:
-            statement = self._insert_statement(connection).values(row).returning(*self._columns)
-            return self._record(connection.execute(statement).one())
-
-        return self._write(work)
+        return self._insert_row(self._rows([fields])[0])
 
     def create(self, **fields: Any) -> LogChunk:
         """Same as :meth:`insert_chunk`, with keyword fields."""
-        row = self._rows([fields])[0]
-        return self._write(
-            lambda c: self._record(
-                c.execute(self._insert_statement(c).values(row).returning(*self._columns)).one()
-            )
-        )
+        return self._insert_row(self._rows([fields])[0])
 
     def insert_chunks(self, items: Iterable[Mapping[str, Any]]) -> int:
         """Store many chunks (mappings of ``agent_id``, ``agent_name``, ``content`` and
@@ -88,12 +114,8 @@ class SqlLogChunkRepository(SqlRepository[LogChunk]):
         rows = self._rows(items)
         if not rows:
             return 0
-
-        def work(connection: Connection) -> int:
-            connection.execute(self._insert_statement(connection), rows)
-            return len(rows)
-
-        return self._write(work)
+        self._write_raw(lambda raw: raw.many(self._insert_many, rows))
+        return len(rows)
 
     def find_by_agent_id(
         self,

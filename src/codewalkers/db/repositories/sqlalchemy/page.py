@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -15,10 +15,18 @@ from codewalkers.db.errors import ConflictError, ReferenceNotFoundError, Validat
 from codewalkers.db.ids import new_id
 from codewalkers.db.records import Page
 from codewalkers.db.repositories.sqlalchemy._base import SqlRepository, check_id
+from codewalkers.db.repositories.sqlalchemy._raw import Prepared, Raw
 from codewalkers.db.types import now_ms
 
 pages = schema.pages
 _IS_ROOT = pages.c.parent_page_id.is_(None)
+_ROOT = Prepared(
+    select(*pages.columns).where(
+        pages.c.initiative_id == bindparam("initiative_id", type_=pages.c.initiative_id.type),
+        _IS_ROOT,
+    ),
+    pages.columns,
+)
 
 
 class SqlPageRepository(SqlRepository[Page]):
@@ -87,7 +95,7 @@ class SqlPageRepository(SqlRepository[Page]):
                 select(pages.c.parent_page_id).where(pages.c.id == ancestor)
             ).scalar()
 
-    def _insert(self, connection: Connection, values: Any) -> Page:
+    def _insert(self, connection: Connection | Raw, values: Any) -> Page:
         try:
             return super()._insert(connection, values)
         except ConflictError as exc:
@@ -110,7 +118,7 @@ class SqlPageRepository(SqlRepository[Page]):
     def find_root_page(self, initiative_id: str) -> Page | None:
         """The initiative's root page, or ``None``."""
         check_id(initiative_id, "initiative_id")
-        return self._fetch_one(self._root(initiative_id))
+        return self._prepared_one(_ROOT, {"initiative_id": initiative_id})
 
     def get_or_create_root_page(self, initiative_id: str) -> Page:
         """The initiative's root page, created (titled after the initiative) if missing.
@@ -119,6 +127,10 @@ class SqlPageRepository(SqlRepository[Page]):
         with exactly one root page. Raises ``ReferenceNotFoundError`` for an unknown initiative.
         """
         check_id(initiative_id, "initiative_id")
+        # Nearly every call finds the root: look without taking the write lock first.
+        found = self._prepared_one(_ROOT, {"initiative_id": initiative_id})
+        if found is not None:
+            return found
         statement = self._root(initiative_id)
 
         def work(connection: Connection) -> Page:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, exists, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import and_, bindparam, case, exists, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from codewalkers.db import schema
@@ -13,11 +12,32 @@ from codewalkers.db._validation import TableRules
 from codewalkers.db.enums import PhaseStatus, TaskPriority, TaskStatus
 from codewalkers.db.errors import ValidationError
 from codewalkers.db.records import Task
-from codewalkers.db.repositories.sqlalchemy._base import SqlRepository, check_id
+from codewalkers.db.repositories.sqlalchemy._base import Derived, SqlRepository, check_id
 from codewalkers.db.repositories.sqlalchemy._graph import DependencyEdges
+from codewalkers.db.repositories.sqlalchemy._raw import Prepared, Raw
 
 tasks = schema.tasks
 phases = schema.phases
+
+_ID = bindparam("id", type_=tasks.c.id.type)
+_PHASE_OF = Prepared(select(tasks.c.phase_id).where(tasks.c.id == _ID), [tasks.c.phase_id])
+_PARENT_OF = Prepared(
+    select(tasks.c.parent_task_id).where(tasks.c.id == _ID), [tasks.c.parent_task_id]
+)
+_PLACEMENT_OF = Prepared(
+    select(tasks.c.phase_id, tasks.c.initiative_id).where(tasks.c.id == _ID),
+    [tasks.c.phase_id, tasks.c.initiative_id],
+)
+_INITIATIVE_OF_PHASE = Prepared(
+    select(phases.c.initiative_id).where(phases.c.id == bindparam("id", type_=phases.c.id.type)),
+    [phases.c.initiative_id],
+)
+
+
+def _initiative_of_phase() -> ColumnElement[Any]:
+    lookup = bindparam("phase_lookup", type_=phases.c.id.type)
+    return select(phases.c.initiative_id).where(phases.c.id == lookup).scalar_subquery()
+
 
 _PRIORITY_RANK = case(
     {TaskPriority.HIGH.value: 0, TaskPriority.MEDIUM.value: 1},
@@ -45,7 +65,7 @@ class SqlTaskRepository(SqlRepository[Task]):
         given, ``ReferenceNotFoundError`` for an unknown phase, initiative or parent.
         """
         values = self.rules.for_create(fields)
-        return self._write(lambda c: self._insert(c, self._placed(c, values)))
+        return self._write_raw(lambda raw: self._insert(raw, self._placed(raw, values)))
 
     def update(self, id: str, **changes: Any) -> Task:
         """Change some fields; return the stored row.
@@ -59,54 +79,48 @@ class SqlTaskRepository(SqlRepository[Task]):
         check_id(id)
         values = self.rules.for_update(changes)
 
-        def work(connection: Connection) -> Task:
+        def work(raw: Raw) -> Task:
             if values.get("parent_task_id") is not None:
-                self._refuse_ancestry_cycle(connection, id, values["parent_task_id"])
+                self._refuse_ancestry_cycle(raw, id, values["parent_task_id"])
             placed = values
             if "initiative_id" in values and "phase_id" not in values:
                 # The task stays in its phase, so the new initiative must be that phase's.
-                current = connection.execute(
-                    select(tasks.c.phase_id).where(tasks.c.id == id)
-                ).first()
+                current = raw.one(_PHASE_OF, {"id": id})
                 if current is None:
                     raise self._not_found(id)
                 placed = {**values, "phase_id": current[0]}
-            return self._update(connection, id, self._placed(connection, placed))
+            return self._update(raw, id, self._placed(raw, placed))
 
-        return self._write(work)
+        return self._write_raw(work)
 
-    def _refuse_ancestry_cycle(self, connection: Connection, id: str, parent_id: str) -> None:
+    def _refuse_ancestry_cycle(self, raw: Raw, id: str, parent_id: str) -> None:
         """Raise ``ValidationError`` if ``parent_id`` is ``id`` or one of its subtasks."""
         chain = [parent_id]
         while chain[-1] != id:
-            parent = connection.execute(
-                select(tasks.c.parent_task_id).where(tasks.c.id == chain[-1])
-            ).scalar()
+            found = raw.one(_PARENT_OF, {"id": chain[-1]})
+            parent = None if found is None else found[0]
             if parent is None or parent in chain:
                 return
             chain.append(parent)
         path = " → ".join([id, *chain])
         raise ValidationError(f"task {id!r} cannot be a subtask of itself: {path}")
 
-    def _placed(self, connection: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    def _placed(self, raw: Raw, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` with the task's initiative made consistent with its phase and parent."""
         phase_id = values.get("phase_id")
         initiative_id = values.get("initiative_id")
         parent_id = values.get("parent_task_id")
         if phase_id is None and initiative_id is None and parent_id is not None:
-            parent = connection.execute(
-                select(tasks.c.phase_id, tasks.c.initiative_id).where(tasks.c.id == parent_id)
-            ).first()
+            parent = raw.one(_PLACEMENT_OF, {"id": parent_id})
             if parent is not None:
                 values = {**values, "phase_id": parent[0], "initiative_id": parent[1]}
         elif phase_id is not None and initiative_id is None:
             # One round trip: the insert reads the phase's initiative itself.
-            lookup = select(phases.c.initiative_id).where(phases.c.id == phase_id)
-            values = {**values, "initiative_id": lookup.scalar_subquery()}
+            derived = Derived("initiative_of_phase", _initiative_of_phase, "phase_lookup", phase_id)
+            values = {**values, "initiative_id": derived}
         elif phase_id is not None:
-            owner = connection.execute(
-                select(phases.c.initiative_id).where(phases.c.id == phase_id)
-            ).scalar()
+            found = raw.one(_INITIATIVE_OF_PHASE, {"id": phase_id})
+            owner = None if found is None else found[0]
             if owner is not None and owner != initiative_id:
                 raise ValidationError(
                     f"phase {phase_id!r} belongs to initiative {owner!r}, not {initiative_id!r}"

@@ -1,0 +1,173 @@
+"""Domain events: their names, and :func:`emit`, which records one in the outbox.
+
+Every write a service makes emits an event in the same transaction (``with
+db.transaction():``), so an event exists exactly when its write committed, whichever
+process made it. Readers follow ``db.events.find_after(seq)``; on PostgreSQL a commit also
+notifies the ``codewalkers_events`` channel.
+
+Payload: the record as JSON-ready data, the shape of the CLI's ``--json`` (see
+:func:`codewalkers.services.serialize.plain`), plus a few keys named per event below.
+Account credentials and config never appear in a payload. ``initiative_id`` is the
+initiative the event belongs to (``None`` for accounts and projects); ``entity_id`` the
+id of the record.
+
+Retention: ``db.events.prune(older_than, keep_last)`` deletes events older than the cut-off
+(e.g. 7 days) but always keeps the newest ``keep_last`` (e.g. 10,000), however old, so a
+reader that was away can still resume from a recent ``seq``. ``seq`` is never reused.
+
+Emit events last in a transaction, after its other writes: on PostgreSQL the first event
+takes a lock that serializes event-writing transactions until they commit (it is what
+keeps ``seq`` in commit order), so it should be held briefly.
+
+===============================  ==========================================================
+Event                            Payload
+===============================  ==========================================================
+``initiative:created``           the initiative
+``initiative:updated``           the initiative (also when archived)
+``initiative:deleted``           the initiative as it was
+``phase:created``                the phase
+``phase:updated``                the phase; with ``depends_on_phase_id`` (added) or
+                                 ``removed_depends_on_phase_id`` for a dependency
+``phase:status_changed``         the phase, ``previous_status``
+``phase:deleted``                the phase as it was
+``task:created``                 the task
+``task:updated``                 the task; with ``depends_on_task_id`` (added) or
+                                 ``removed_depends_on_task_id`` for a dependency
+``task:status_changed``          the task, ``previous_status``
+``task:approved``                the task (now pending)
+``task:deleted``                 the task as it was
+``page:created|updated``         the page
+``page:deleted``                 the page as it was
+``project:created``              the project
+``project:linked``               ``initiative_id``, ``project_ids`` (exactly those now linked)
+``account:created|claimed``      the account without secrets (``has_credentials`` instead)
+``account:exhausted``            the account without secrets
+``account:exhaustion_cleared``   ``cleared`` (how many accounts became available again)
+``agent:dismissed``              the agent
+``agent:output``                 the log chunk (``agent_id``, ``session_number``, ``seq``, ...)
+``proposal:accepted``            the proposal, ``action``, ``target_entity_id`` (see below)
+``proposal:dismissed``           the proposal
+``message:created``              the message
+``conversation:created``         the conversation (the question)
+``conversation:answered``        the conversation (with its answer)
+``chat:session_created``         the chat session
+``chat:message_created``         the chat message
+``chat:session_closed``          the chat session
+``review:comment_created``       the review comment
+``review:resolved|unresolved``   the review comment
+``review:deleted``               the review comment as it was
+===============================  ==========================================================
+
+Accepting a proposal also emits the event of what it did (``page:created``,
+``task:updated``, ...) before ``proposal:accepted``; creating a page under a new root page
+emits ``page:created`` for the root first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from codewalkers.db import Database, Event, Initiative
+from codewalkers.services.serialize import plain
+
+INITIATIVE_CREATED: Final = "initiative:created"
+INITIATIVE_UPDATED: Final = "initiative:updated"
+INITIATIVE_DELETED: Final = "initiative:deleted"
+
+PHASE_CREATED: Final = "phase:created"
+PHASE_UPDATED: Final = "phase:updated"
+PHASE_STATUS_CHANGED: Final = "phase:status_changed"
+PHASE_DELETED: Final = "phase:deleted"
+
+TASK_CREATED: Final = "task:created"
+TASK_UPDATED: Final = "task:updated"
+TASK_STATUS_CHANGED: Final = "task:status_changed"
+TASK_APPROVED: Final = "task:approved"
+TASK_DELETED: Final = "task:deleted"
+
+PAGE_CREATED: Final = "page:created"
+PAGE_UPDATED: Final = "page:updated"
+PAGE_DELETED: Final = "page:deleted"
+
+PROJECT_CREATED: Final = "project:created"
+PROJECT_LINKED: Final = "project:linked"
+
+ACCOUNT_CREATED: Final = "account:created"
+ACCOUNT_EXHAUSTED: Final = "account:exhausted"
+ACCOUNT_CLAIMED: Final = "account:claimed"
+ACCOUNT_EXHAUSTION_CLEARED: Final = "account:exhaustion_cleared"
+
+AGENT_DISMISSED: Final = "agent:dismissed"
+AGENT_OUTPUT: Final = "agent:output"
+
+PROPOSAL_ACCEPTED: Final = "proposal:accepted"
+PROPOSAL_DISMISSED: Final = "proposal:dismissed"
+
+MESSAGE_CREATED: Final = "message:created"
+
+CONVERSATION_CREATED: Final = "conversation:created"
+CONVERSATION_ANSWERED: Final = "conversation:answered"
+
+CHAT_SESSION_CREATED: Final = "chat:session_created"
+CHAT_MESSAGE_CREATED: Final = "chat:message_created"
+CHAT_SESSION_CLOSED: Final = "chat:session_closed"
+
+REVIEW_COMMENT_CREATED: Final = "review:comment_created"
+REVIEW_RESOLVED: Final = "review:resolved"
+REVIEW_UNRESOLVED: Final = "review:unresolved"
+REVIEW_DELETED: Final = "review:deleted"
+
+#: Every event type the services emit.
+EVENT_TYPES: Final = frozenset(
+    value
+    for name, value in dict(globals()).items()
+    if name.isupper() and not name.startswith("_") and isinstance(value, str) and ":" in value
+)
+
+#: Keys never written into a payload, whatever the caller passes.
+_SECRETS = frozenset({"credentials", "config_json"})
+
+
+class _Derived:
+    def __repr__(self) -> str:
+        return "DERIVED"
+
+
+#: ``emit``'s default for ``initiative_id`` / ``entity_id``: taken from the record.
+DERIVED: Any = _Derived()
+
+
+def emit(
+    db: Database,
+    type: str,
+    record_or_payload: Any,
+    *,
+    initiative_id: str | None = DERIVED,
+    entity_id: str | None = DERIVED,
+    **extra: Any,
+) -> Event:
+    """Record event ``type`` about ``record_or_payload`` (a record or a JSON-ready mapping)
+    in the caller's transaction, and return it.
+
+    The payload is the record as JSON-ready data with ``extra`` keys added, secrets left out.
+    ``initiative_id`` defaults to the record's ``initiative_id`` (its ``id`` for an
+    initiative), ``entity_id`` to its ``id``. Raises ``ValidationError`` for a payload that
+    is not JSON.
+    """
+    payload = plain(record_or_payload)
+    if not isinstance(payload, dict):
+        payload = {"value": payload}
+    payload = {key: value for key, value in payload.items() if key not in _SECRETS}
+    payload.update(plain(extra))
+    if initiative_id is DERIVED:
+        if isinstance(record_or_payload, Initiative):
+            initiative_id = record_or_payload.id
+        else:
+            initiative_id = _text(payload.get("initiative_id"))
+    if entity_id is DERIVED:
+        entity_id = _text(payload.get("id"))
+    return db.events.append(type, payload, initiative_id=initiative_id, entity_id=entity_id)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
