@@ -13,7 +13,7 @@ from codewalkers.db import Database, Phase
 from codewalkers.server import models as m
 from codewalkers.server.errors import CONFLICT, NOT_FOUND
 from codewalkers.server.routes._common import Db, changes, make_router, out, outs
-from codewalkers.services import events, plan
+from codewalkers.services import plan
 
 router = make_router("phases")
 
@@ -54,14 +54,7 @@ def update_phase(db: Db, id: str, body: m.PhaseUpdate) -> m.PhasePublic:
     if "content_markdown" in fields:
         markdown = fields.pop("content_markdown")
         fields["content"] = markdown_to_tiptap(markdown) if markdown is not None else None
-    # No service changes a phase's name or content yet: the same unit of work, here.
-    with db.transaction():
-        before: Phase = plan.get_or_raise(db.phases, id, "phase")
-        phase: Phase = db.phases.update(id, **fields)
-        if phase.status != before.status:
-            events.emit(db, events.PHASE_STATUS_CHANGED, phase, previous_status=before.status)
-        events.emit(db, events.PHASE_UPDATED, phase)
-    return out(m.PhasePublic, phase)
+    return out(m.PhasePublic, plan.update_phase(db, id, **fields))
 
 
 @router.delete("/phases/{id}", response_model=m.Deleted, responses=NOT_FOUND)
@@ -105,11 +98,5 @@ def add_dependency(db: Db, id: str, body: m.PhaseDependencyCreate) -> m.PhaseDep
 )
 def remove_dependency(db: Db, id: str, depends_on_phase_id: str) -> m.DependencyRemoved:
     """Remove the dependency, if there is one."""
-    with db.transaction():
-        phase: Phase = plan.get_or_raise(db.phases, id, "phase")
-        removed = db.phases.remove_dependency(id, depends_on_phase_id)
-        if removed:
-            events.emit(
-                db, events.PHASE_UPDATED, phase, removed_depends_on_phase_id=depends_on_phase_id
-            )
+    removed = plan.remove_phase_dependency(db, id, depends_on_phase_id)
     return m.DependencyRemoved(removed=removed)

@@ -8,7 +8,7 @@ from codewalkers.db import Database, Task, ValidationError
 from codewalkers.server import models as m
 from codewalkers.server.errors import CONFLICT, NOT_FOUND
 from codewalkers.server.routes._common import Db, changes, make_router, out, outs
-from codewalkers.services import events, plan
+from codewalkers.services import plan
 
 router = make_router("tasks")
 
@@ -56,14 +56,7 @@ def update_task(db: Db, id: str, body: m.TaskUpdate) -> m.TaskPublic:
     fields = changes(body)
     if set(fields) == {"status"}:
         return out(m.TaskPublic, plan.set_task_status(db, id, fields["status"]))
-    # No service changes a task's other fields yet: the same unit of work, here.
-    with db.transaction():
-        before: Task = plan.get_or_raise(db.tasks, id, "task")
-        task: Task = db.tasks.update(id, **fields)
-        if task.status != before.status:
-            events.emit(db, events.TASK_STATUS_CHANGED, task, previous_status=before.status)
-        events.emit(db, events.TASK_UPDATED, task)
-    return out(m.TaskPublic, task)
+    return out(m.TaskPublic, plan.update_task(db, id, **fields))
 
 
 @router.delete("/tasks/{id}", response_model=m.Deleted, responses=NOT_FOUND)
@@ -113,11 +106,5 @@ def add_dependency(db: Db, id: str, body: m.TaskDependencyCreate) -> m.TaskDepen
 )
 def remove_dependency(db: Db, id: str, depends_on_task_id: str) -> m.DependencyRemoved:
     """Remove the dependency, if there is one."""
-    with db.transaction():
-        task: Task = plan.get_or_raise(db.tasks, id, "task")
-        removed = db.tasks.remove_dependency(id, depends_on_task_id)
-        if removed:
-            events.emit(
-                db, events.TASK_UPDATED, task, removed_depends_on_task_id=depends_on_task_id
-            )
+    removed = plan.remove_task_dependency(db, id, depends_on_task_id)
     return m.DependencyRemoved(removed=removed)
