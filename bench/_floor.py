@@ -98,15 +98,23 @@ class Sql:
             "ORDER BY conversations.created_at, conversations.id"
         )
         not_exhausted = "accounts.is_exhausted IS 0" if sqlite else "accounts.is_exhausted IS false"
-        limit = "LIMIT ? OFFSET ?" if sqlite else "LIMIT %s FOR UPDATE SKIP LOCKED"
+        # PostgreSQL: claims queue on an advisory lock first (``claim_lock``), no row locks.
+        limit = "LIMIT ? OFFSET ?" if sqlite else "LIMIT %s"
+        # The stamp is later than every earlier claim's (see repositories/sqlalchemy/account.py).
+        latest = (
+            "(SELECT coalesce(max(accounts.last_used_at), ?) + ? AS anon_1 FROM accounts "
+            "WHERE accounts.provider = ?)"
+        )
         self.next_account = q(
-            "UPDATE accounts SET is_exhausted=?, exhausted_until=?, last_used_at=?, updated_at=? "
+            "UPDATE accounts SET is_exhausted=?, exhausted_until=?, "
+            f"last_used_at=CASE WHEN ({latest} > ?) THEN {latest} ELSE ? END, updated_at=? "
             "WHERE accounts.id = (SELECT accounts.id FROM accounts WHERE accounts.provider = ? "
             f"AND ({not_exhausted} OR accounts.exhausted_until IS NOT NULL "
             "AND accounts.exhausted_until <= ?) ORDER BY accounts.last_used_at IS NOT NULL, "
             "accounts.last_used_at, accounts.sort_order, accounts.created_at, accounts.id "
             f"{limit}) RETURNING {_columns('accounts', _ACCOUNT, qualified=not sqlite)}"
         )
+        self.claim_lock = "SELECT pg_advisory_xact_lock(%s) AS pg_advisory_xact_lock_1"
         self.root_page = q(
             f"SELECT {_columns('pages', _PAGE, qualified=True)} FROM pages "
             "WHERE pages.initiative_id = ? AND pages.parent_page_id IS NULL"

@@ -46,6 +46,8 @@ from _measure import Timing, compare, compare_with_setup
 from codewalkers.db import Database, open_database
 from codewalkers.db.engine import normalize_url
 from codewalkers.db.ids import new_id
+from codewalkers.db.repositories.sqlalchemy._raw import release_idle
+from codewalkers.db.repositories.sqlalchemy.account import CLAIM_LOCK_KEY
 
 FULL_SIZES = [1_000, 10_000, 100_000, 1_000_000]
 QUICK_SIZES = [1_000, 10_000]
@@ -194,11 +196,15 @@ def traced_repository(db: Database, into: list[str]) -> Iterator[None]:
         if dbapi_connection is not None:
             dbapi_connection.set_trace_callback(None)
 
+    # The hot paths keep a few connections out of the pool between calls: return them, so
+    # that every connection the traced op uses is checked out (and traced) afresh.
+    release_idle(db.engine)
     event.listen(db.engine, "checkout", checkout)
     event.listen(db.engine, "checkin", checkin)
     try:
         yield
     finally:
+        release_idle(db.engine)
         event.remove(db.engine, "checkout", checkout)
         event.remove(db.engine, "checkin", checkin)
 
@@ -405,8 +411,8 @@ class Bench:
                 return db.pages.get_or_create_root_page(initiative.id)
 
             def root_floor(i: int) -> Any:
-                with floor.write() as c:
-                    row = c.execute(sql.root_page, (initiative.id,)).fetchone()
+                # The root exists: the repository reads it without taking the write lock.
+                row = floor.fetch_one(sql.root_page, (initiative.id,))
                 assert row is not None
                 return row
 
@@ -613,13 +619,16 @@ class Bench:
 
             def next_params() -> tuple[Any, ...]:
                 now = _data.now_ms()
+                stamp = (0, 1, "claude", now, 0, 1, "claude", now, now)
                 if sqlite:
-                    return (0, None, now, now, "claude", now, 1, 0)
-                return (False, None, now, now, "claude", now, 1)
+                    return (0, None, *stamp, "claude", now, 1, 0)
+                return (False, None, *stamp, "claude", now, 1)
 
             def next_floor(i: int) -> Any:
                 params = next_params()
                 with floor.write() as c:
+                    if not sqlite:
+                        c.execute(sql.claim_lock, (CLAIM_LOCK_KEY,))
                     return c.execute(sql.next_account, params).fetchone()
 
             for size in [100, *self.s.sizes]:

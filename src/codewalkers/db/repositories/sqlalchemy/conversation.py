@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from codewalkers.db import schema
@@ -11,9 +11,21 @@ from codewalkers.db.enums import ConversationStatus
 from codewalkers.db.errors import ConflictError
 from codewalkers.db.records import Conversation
 from codewalkers.db.repositories.sqlalchemy._base import SqlRepository, check_id
+from codewalkers.db.repositories.sqlalchemy._raw import Prepared
 from codewalkers.db.types import now_ms
 
 conversations = schema.conversations
+
+
+_PENDING_FOR_AGENT = Prepared(
+    select(*conversations.columns)
+    .where(
+        conversations.c.to_agent_id == bindparam("agent_id", type_=conversations.c.id.type),
+        conversations.c.status == ConversationStatus.PENDING.value,
+    )
+    .order_by(conversations.c.created_at, conversations.c.id),
+    conversations.columns,
+)
 
 
 class SqlConversationRepository(SqlRepository[Conversation]):
@@ -25,10 +37,7 @@ class SqlConversationRepository(SqlRepository[Conversation]):
     def find_pending_for_agent(self, agent_id: str) -> list[Conversation]:
         """Questions waiting for ``agent_id``'s answer, oldest first."""
         check_id(agent_id, "agent_id")
-        return self._find_where(
-            conversations.c.to_agent_id == agent_id,
-            conversations.c.status == ConversationStatus.PENDING.value,
-        )
+        return self._prepared_all(_PENDING_FOR_AGENT, {"agent_id": agent_id})
 
     def find_by_from_agent_id(self, agent_id: str) -> list[Conversation]:
         """Questions ``agent_id`` asked, oldest first."""

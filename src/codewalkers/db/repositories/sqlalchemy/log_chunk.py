@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import Integer, Text, bindparam, delete, func, insert, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from codewalkers.db import schema
@@ -47,6 +47,28 @@ def _prepared_inserts(*, returning: bool) -> dict[str, Prepared]:
 
 _INSERT_ONE = _prepared_inserts(returning=True)
 _INSERT_MANY = _prepared_inserts(returning=False)
+
+
+_BY_AGENT: dict[tuple[str, ...], Prepared] = {}
+
+
+def _by_agent(filters: tuple[str, ...]) -> Prepared:
+    """``find_by_agent_id``'s select for this set of filters, prepared once."""
+    found = _BY_AGENT.get(filters)
+    if found is None:
+        c = chunks.c
+        statement = select(*_COLUMNS).where(c.agent_id == bindparam("agent_id", type_=Text()))
+        if "session_number" in filters:
+            statement = statement.where(
+                c.session_number == bindparam("session_number", type_=c.session_number.type)
+            )
+        if "after_seq" in filters:
+            statement = statement.where(c.seq > bindparam("after_seq", type_=c.seq.type))
+        statement = statement.order_by(c.seq)
+        if "limit" in filters:
+            statement = statement.limit(bindparam("limit", type_=Integer()))
+        found = _BY_AGENT[filters] = Prepared(statement, _COLUMNS)
+    return found
 
 
 class SqlLogChunkRepository(SqlRepository[LogChunk]):
@@ -128,20 +150,14 @@ class SqlLogChunkRepository(SqlRepository[LogChunk]):
         """The agent's chunks in insertion order; optionally one session's, only those after
         ``after_seq`` (to page or follow), at most ``limit``.
         """
-        check_id(agent_id, "agent_id")
-        statement = self._select().where(chunks.c.agent_id == agent_id)
+        values: dict[str, Any] = {"agent_id": check_id(agent_id, "agent_id")}
         if session_number is not None:
-            statement = statement.where(
-                chunks.c.session_number == check_int("session_number", session_number)
-            )
+            values["session_number"] = check_int("session_number", session_number)
         if after_seq is not None:
-            statement = statement.where(
-                chunks.c.seq > check_int("after_seq", after_seq, (0, 2**63 - 1))
-            )
-        statement = statement.order_by(chunks.c.seq)
+            values["after_seq"] = check_int("after_seq", after_seq, (0, 2**63 - 1))
         if limit is not None:
-            statement = statement.limit(check_int("limit", limit, (0, 2**31 - 1)))
-        return self._fetch_all(statement)
+            values["limit"] = check_int("limit", limit, (0, 2**31 - 1))
+        return self._prepared_all(_by_agent(tuple(values)), values)
 
     def delete_by_agent_id(self, agent_id: str) -> int:
         """Delete the agent's chunks; return how many."""
