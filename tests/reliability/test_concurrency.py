@@ -122,7 +122,7 @@ def worker(
 def test_eight_processes_writing_at_once_lose_nothing_and_share_nothing(
     db: Database, database_url: str, backend: str, tmp_path: Path, long_run: bool, report: Any
 ) -> None:
-    workers, seconds = (12, 20.0) if long_run else (8, 5.0)
+    workers, seconds = (12, 20.0) if long_run else (8, 10.0)
     phase = make_phase(db)
     plan = {
         "agents": [make_agent(db).id for _ in range(workers)],
