@@ -10,6 +10,4 @@ from tests.cli.conftest import Cw
 
 def workspace_database(cw: Cw, backend: str, database_url: str) -> Database:
     """The database the workspace's commands use (close it when done)."""
-    if backend == "postgresql":
-        return open_database(database_url)
-    return open_database(f"sqlite:///{cw.root}/.cw/cw.db")
+    return open_database(cw.database_url)

@@ -14,8 +14,7 @@ from tests.cli.conftest import Cw
 @contextmanager
 def workspace_db(cw: Cw) -> Iterator[Database]:
     """The database the workspace's ``cw`` commands use (SQLite file or PostgreSQL)."""
-    url = cw.env.get("CW_DATABASE_URL") or f"sqlite:///{cw.root / '.cw' / 'cw.db'}"
-    db = open_database(url)
+    db = open_database(cw.database_url)
     try:
         yield db
     finally:

@@ -37,6 +37,11 @@ class Cw:
         self.root = root
         self.env = env
 
+    @property
+    def database_url(self) -> str:
+        """The database the workspace's commands use (SQLite file or PostgreSQL)."""
+        return self.env.get("CW_DATABASE_URL") or f"sqlite:///{self.root / '.cw' / 'cw.db'}"
+
     def __call__(
         self, *args: str, cwd: Path | None = None, input: str | None = None, timeout: float = 60
     ) -> Result:
