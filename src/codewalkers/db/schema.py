@@ -133,6 +133,8 @@ tasks = _table(
     Column("summary", Text),
     *_timestamps(),
     Index(None, "status"),
+    # find_ready: one initiative's pending tasks, without reading every initiative's.
+    Index(None, "initiative_id", "status"),
 )
 
 task_dependencies = _table(
