@@ -1,9 +1,9 @@
-from tests.cli._direct import workspace_database
+from tests.cli._workspace_db import workspace_db
 from tests.cli.conftest import Cw
 
 
 def linked_project_ids(cw: Cw, backend: str, database_url: str, initiative_id: str) -> list[str]:
-    with workspace_database(cw, backend, database_url) as db:
+    with workspace_db(cw) as db:
         return [p.id for p in db.projects.find_projects_by_initiative_id(initiative_id)]
 
 

@@ -5,14 +5,14 @@ import pytest
 
 from codewalkers.content import tiptap_to_markdown
 from codewalkers.db import Agent, Database, Initiative, Proposal
-from tests.cli._direct import workspace_database
+from tests.cli._workspace_db import workspace_db
 from tests.cli.conftest import Cw
 
 
 @pytest.fixture
 def db(cw: Cw, backend: str, database_url: str) -> Iterator[Database]:
     """The workspace's own database: agents and their proposals come from elsewhere."""
-    with workspace_database(cw, backend, database_url) as database:
+    with workspace_db(cw) as database:
         yield database
 
 

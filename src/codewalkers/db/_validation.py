@@ -211,12 +211,17 @@ class TableRules:
             values[name] = value
         return values
 
-    def for_create(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Checked values for an insert (without id and timestamps)."""
+    def for_create(
+        self, fields: Mapping[str, Any], filled_later: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """Checked values for an insert (without id and timestamps). Required fields in
+        ``filled_later`` may be missing: the repository fills them in itself.
+        """
         values = self._check(fields, self._creatable)
         if not self.required.issubset(values):
-            missing = sorted(self.required - set(values))
-            raise ValidationError(f"missing required {self.entity} field(s): {missing}")
+            missing = sorted(self.required - set(values) - filled_later)
+            if missing:
+                raise ValidationError(f"missing required {self.entity} field(s): {missing}")
         return values
 
     def for_update(self, changes: Mapping[str, Any]) -> dict[str, Any]:

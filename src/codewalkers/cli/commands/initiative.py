@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from codewalkers.cli._common import JsonOption, console, database, emit, ok, show_table
+from codewalkers.cli._common import JsonOption, console, database, emit, ok, plain, show_table
 from codewalkers.db import InitiativeStatus
 from codewalkers.services import plan
 from codewalkers.services.plan import InitiativeTree, TaskNode
@@ -70,16 +70,8 @@ def get(id: Id, json_output: JsonOption = False) -> None:
     with database() as db:
         initiative = plan.get_or_raise(db.initiatives, id, "initiative")
         projects = db.projects.find_projects_by_initiative_id(id)
-    data = {**plan_dict(initiative), "project_ids": [p.id for p in projects]}
+    data = {**plain(initiative), "project_ids": [p.id for p in projects]}
     emit(data, json_output)
-
-
-def plan_dict(record: object) -> dict[str, object]:
-    from codewalkers.cli._common import plain
-
-    value = plain(record)
-    assert isinstance(value, dict)
-    return value
 
 
 @app.command(

@@ -17,6 +17,7 @@ from codewalkers.db.repositories.sqlalchemy._base import SqlRepository, check_id
 
 agents = schema.agents
 NAME_ATTEMPTS = 50
+_NAMED_ON_INSERT = frozenset({"name", "worktree_id"})
 
 
 class SqlAgentRepository(SqlRepository[Agent]):
@@ -35,20 +36,15 @@ class SqlAgentRepository(SqlRepository[Agent]):
             fields.setdefault("worktree_id", fields["name"])
             return super().create(**fields)
         fields.pop("name", None)
-        probe = {"name": "probe", "worktree_id": "probe", **fields}
-        values = self.rules.for_create(probe)
-        return self._write(lambda c: self._insert_named(c, values, "worktree_id" in fields))
+        values = self.rules.for_create(fields, filled_later=_NAMED_ON_INSERT)
+        return self._write(lambda c: self._insert_named(c, values))
 
-    def _insert_named(
-        self, connection: Connection, values: dict[str, Any], has_tree: bool
-    ) -> Agent:
+    def _insert_named(self, connection: Connection, values: dict[str, Any]) -> Agent:
         for attempt in range(NAME_ATTEMPTS):
             name = new_agent_name(attempt)
             if self._find_name(connection, name):
                 continue
-            row = {**values, "name": name}
-            if not has_tree:
-                row["worktree_id"] = name
+            row = {"worktree_id": name, **values, "name": name}
             try:
                 # A savepoint, so that losing a race for the name leaves the transaction usable.
                 with connection.begin_nested():
