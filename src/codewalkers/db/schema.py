@@ -179,6 +179,17 @@ agents = _table(
     Column("result", JSONText),
     Column("pending_questions", JSONText),
     Column("user_dismissed_at", Millis),
+    # The runtime's bookkeeping (migration 0005): which provider session run is current
+    # (spawn = 1, each resume + 1), how far its output file has been stored (bytes), the
+    # process's start time (with pid, its identity across a coordinator restart), and why
+    # the agent is in its status (e.g. waiting for an account, hung, stopped by the user).
+    Column("session_number", Integer, nullable=False, server_default=text("1")),
+    Column("output_offset", BigInteger, nullable=False, server_default=text("0")),
+    Column("process_started_at", Millis),
+    Column("status_reason", Text),
+    # The workspace whose coordinator runs it: coordinators sharing one PostgreSQL database
+    # reconcile only their own agents' processes.
+    Column("workspace_id", Text),
     *_timestamps(),
     Index(None, "status"),
 )
