@@ -21,7 +21,10 @@ from pathlib import Path
 import psutil
 
 # `"$@"` runs the agent; its exit status is written (atomically) once it ends.
-_WRAPPER = 'exit_file="$1"; shift; "$@"; code=$?; echo "$code" > "$exit_file.tmp"; mv "$exit_file.tmp" "$exit_file"; exit "$code"'
+_WRAPPER = (
+    'exit_file="$1"; shift; "$@"; code=$?; '
+    'echo "$code" > "$exit_file.tmp"; mv "$exit_file.tmp" "$exit_file"; exit "$code"'
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,8 +68,7 @@ class AgentSettings:
                 ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
             if not ok:
                 raise AgentSettingsError(
-                    f"agents.{key}: expected a non-negative {type(default).__name__}, "
-                    f"got {value!r}"
+                    f"agents.{key}: expected a non-negative {type(default).__name__}, got {value!r}"
                 )
             values[key] = float(value) if isinstance(default, float) else value
         return cls(**values)
