@@ -60,9 +60,13 @@ class _Transaction:
     def reconnect(self, exc: BaseException) -> None:
         """Replace a connection found dead before anything ran in this transaction."""
         old = self.connection
-        invalidate_pool(old.engine, old.connection, exc)
+        if not old.invalidated:
+            # Found by the fast path, which SQLAlchemy did not see: do what it would have.
+            with contextlib.suppress(sa_exc.SQLAlchemyError):
+                invalidate_pool(old.engine, old.connection, exc)
+                old.invalidate(exc)
         with contextlib.suppress(sa_exc.SQLAlchemyError):
-            old.invalidate(exc)
+            self.root.rollback()
         with contextlib.suppress(sa_exc.SQLAlchemyError):
             old.close()
         self.connection, self.root = self._begin(old.engine)
