@@ -407,3 +407,12 @@ def test_a_built_wheel_contains_the_migrations_and_can_migrate(tmp_path: Path) -
     assert result.stdout.strip() == "0"
     with connected(f"sqlite:///{target}") as connection:
         assert current_revision(connection) == head_revision()
+
+
+def test_tasks_have_no_duplicate_initiative_index(fresh_database_url: str) -> None:
+    # ix_tasks_initiative_id_status covers lookups by initiative_id alone (issue 9, item 12).
+    open_database(fresh_database_url).close()
+    with connected(fresh_database_url) as connection:
+        names = {ix["name"] for ix in sa.inspect(connection).get_indexes("tasks")}
+    assert "ix_tasks_initiative_id" not in names
+    assert "ix_tasks_initiative_id_status" in names

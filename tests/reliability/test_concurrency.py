@@ -130,7 +130,7 @@ def test_eight_processes_writing_at_once_lose_nothing_and_share_nothing(
         "initiatives": [make_initiative(db).id for _ in range(400 if long_run else 100)],
     }
     accounts = {make_account(db, sort_order=n).id for n in range(workers)}
-    db.engine.dispose()  # no pooled connection crosses the fork
+    # No dispose before forking: a forked child replaces the pool it inherits (engine.py).
 
     stop = FORK.Value("b", 0)
     deadline = time.monotonic() + seconds

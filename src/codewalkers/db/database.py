@@ -1,24 +1,99 @@
-"""The database handle: one engine, the fourteen repositories, and ``transaction()``."""
+"""The database handle: one engine, the fourteen repositories, and ``transaction()``.
+
+A ``Database`` survives what a long-running coordinator meets:
+
+- **fork**: a child process never uses its parent's connections (the engine's pool is
+  replaced in the child, see :mod:`codewalkers.db.engine`, and a transaction the parent had
+  open is not the child's);
+- **a dropped connection**: a lone call is run again once on a new connection when its
+  connection was found dead before it could commit; so is a ``transaction()`` whose first
+  statement finds its connection dead (nothing was sent yet). A connection lost after a
+  transaction's work began is an error (:class:`DatabaseUnavailableError`), never a silent
+  retry of half the work.
+"""
 
 from __future__ import annotations
 
-import random
+import contextlib
+import os
 import threading
-import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RootTransaction
 
-from codewalkers.db.engine import WRITE, create_engine, ensure_schema
-from codewalkers.db.errors import DatabaseError, is_retryable, translate, translate_errors
+from codewalkers.db._retry import RETRY_SECONDS, LostBeforeCommit, is_lost, with_retries
+from codewalkers.db.engine import SNAPSHOT, WRITE, create_engine, ensure_schema, invalidate_pool
+from codewalkers.db.errors import DatabaseError, translate, translate_errors
 
 T = TypeVar("T")
 
-#: How long a lone repository call keeps retrying a transient failure (lock, deadlock).
-RETRY_SECONDS = 60.0
+__all__ = ["RETRY_SECONDS", "Database", "open_database"]
+
+
+class _Transaction:
+    """The calling thread's open ``db.transaction()``: its connection, and whether anything
+    has run in it yet (until then, a dead connection may be swapped for a new one).
+    """
+
+    __slots__ = ("connection", "fresh", "readonly", "root")
+
+    def __init__(self, engine: Engine, readonly: bool) -> None:
+        self.readonly = readonly
+        self.fresh = True
+        self.connection, self.root = self._begin(engine)
+
+    def _begin(self, engine: Engine) -> tuple[Connection, RootTransaction]:
+        connection = engine.connect()
+        try:
+            # SQLite: BEGIN IMMEDIATE (the write lock) for a writer, a plain BEGIN (a snapshot,
+            # no lock) for a read-only transaction. PostgreSQL ignores both options.
+            connection.execution_options(**{SNAPSHOT if self.readonly else WRITE: True})
+            return connection, connection.begin()
+        except BaseException:
+            connection.close()
+            raise
+
+    def reconnect(self, exc: BaseException) -> None:
+        """Replace a connection found dead before anything ran in this transaction."""
+        old = self.connection
+        if not old.invalidated:
+            # Found by the fast path, which SQLAlchemy did not see: do what it would have.
+            with contextlib.suppress(sa_exc.SQLAlchemyError):
+                invalidate_pool(old.engine, old.connection, exc)
+                old.invalidate(exc)
+        with contextlib.suppress(sa_exc.SQLAlchemyError):
+            self.root.rollback()
+        with contextlib.suppress(sa_exc.SQLAlchemyError):
+            old.close()
+        self.connection, self.root = self._begin(old.engine)
+
+    def end(self, commit: bool) -> None:
+        try:
+            if commit:
+                self.root.commit()
+            else:
+                # The connection may be dead: the error that ended the block matters, not this.
+                with contextlib.suppress(sa_exc.SQLAlchemyError):
+                    self.root.rollback()
+        finally:
+            with contextlib.suppress(sa_exc.SQLAlchemyError):
+                self.connection.close()
+
+
+_databases: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _forget_transactions_in_child() -> None:
+    # A transaction the parent had open when it forked is the parent's, not the child's.
+    for database in list(_databases):
+        database._local.__dict__.clear()
+
+
+os.register_at_fork(after_in_child=_forget_transactions_in_child)
 
 
 class Database:
@@ -28,7 +103,12 @@ class Database:
     ``with db.transaction():``, in which case it joins that transaction.
     """
 
-    def __init__(self, engine: Engine, *, secret_key: str | bytes | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        secret_key: str | bytes | None = None,
+    ) -> None:
         from codewalkers.db import repositories as ports
         from codewalkers.db.repositories import sqlalchemy as adapters
 
@@ -51,6 +131,7 @@ class Database:
         )
         self.change_sets: ports.ChangeSetRepository = adapters.SqlChangeSetRepository(self)
         self.events: ports.EventRepository = adapters.SqlEventRepository(self)
+        _databases.add(self)
 
     @property
     def dialect(self) -> str:
@@ -62,26 +143,62 @@ class Database:
         """The database URL, with any password hidden."""
         return self.engine.url.render_as_string(hide_password=True)
 
+    @property
+    def in_transaction(self) -> bool:
+        """True inside ``with db.transaction():`` (in this thread)."""
+        return getattr(self._local, "tx", None) is not None
+
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, readonly: bool = False) -> Iterator[None]:
         """Run the block's repository calls in one transaction: all commit, or none does.
 
         Nested blocks become savepoints. An exception rolls the block back and propagates
         (driver errors as :class:`DatabaseError`).
+
+        A writing transaction (the default) takes SQLite's write lock when it begins (``BEGIN
+        IMMEDIATE``): writers queue for the lock instead of deadlocking half-way through.
+        ``readonly=True`` takes no lock (SQLite: a snapshot read, ``BEGIN``), so it never makes
+        a writer wait; a write inside it raises :class:`DatabaseError`. A nested block follows
+        the outermost one.
+
+        When the transaction's connection turns out to be dead on its first statement, it
+        is replaced and the statement sent again (nothing had been sent). A connection lost
+        later raises :class:`DatabaseUnavailableError`.
         """
-        current: Connection | None = getattr(self._local, "connection", None)
+        current: _Transaction | None = getattr(self._local, "tx", None)
         if current is not None:
-            with translate_errors(), current.begin_nested():
-                yield
+            with translate_errors():
+                savepoint = self._in(current, lambda c: c.begin_nested())
+                with savepoint:
+                    yield
             return
-        with translate_errors(), self.engine.connect() as connection:
-            connection.execution_options(**{WRITE: True})
-            with connection.begin():
-                self._local.connection = connection
+        with translate_errors():
+            tx = _Transaction(self.engine, readonly)
+        self._local.tx = tx
+        try:
+            with translate_errors():
                 try:
                     yield
-                finally:
-                    self._local.connection = None
+                except BaseException:
+                    tx.end(commit=False)
+                    raise
+                tx.end(commit=True)
+        finally:
+            self._local.tx = None
+
+    def _in(self, tx: _Transaction, work: Callable[[Connection], T]) -> T:
+        """``work`` on the transaction's connection; swaps a connection that turns out dead
+        before anything ran in the transaction, and runs ``work`` again on the new one.
+        """
+        try:
+            result = work(tx.connection)
+        except sa_exc.SQLAlchemyError as exc:
+            if not (tx.fresh and is_lost(exc)):
+                raise
+            tx.reconnect(exc)
+            result = work(tx.connection)
+        tx.fresh = False
+        return result
 
     def run(self, work: Callable[[Connection], T], *, write: bool) -> T:
         """Run ``work`` in the caller's transaction, or in a transaction of its own.
@@ -89,21 +206,19 @@ class Database:
         A transaction of its own is retried (with jittered backoff) on transient failures:
         a busy SQLite file, a PostgreSQL deadlock or serialization failure; and once on a
         connection found dead before its transaction could commit (the pool does not ping
-        connections on checkout: that would cost a round trip per call).
+        connections on checkout: that would cost a round trip per call). See
+        :mod:`codewalkers.db._retry`.
         """
-        current: Connection | None = getattr(self._local, "connection", None)
-        if current is not None:
-            with translate_errors():
-                if not write:
-                    return work(current)
-                # A savepoint, so that a failed write leaves the caller's transaction usable
-                # (PostgreSQL would otherwise abort it; SQLite would not: keep them alike).
-                with current.begin_nested():
-                    return work(current)
-        deadline = 0.0
-        delay = 0.005
-        reconnected = False
-        while True:
+        tx: _Transaction | None = getattr(self._local, "tx", None)
+        if tx is not None:
+            if write and tx.readonly:
+                raise DatabaseError("cannot write in a read-only transaction (readonly=True)")
+            try:
+                return self._in(tx, (lambda c: _in_savepoint(c, work)) if write else work)
+            except sa_exc.SQLAlchemyError as exc:
+                raise translate(exc) from exc
+
+        def attempt() -> T:
             committing = False
             try:
                 with self.engine.connect() as connection:
@@ -114,17 +229,11 @@ class Database:
                         committing = True
                     return result
             except sa_exc.SQLAlchemyError as exc:
-                lost = getattr(exc, "connection_invalidated", False)
-                if lost and not committing and not reconnected:
-                    reconnected = True  # nothing was committed: run once more, reconnected
-                    continue
-                if not is_retryable(exc):
-                    raise translate(exc) from exc
-                deadline = deadline or time.monotonic() + RETRY_SECONDS
-                if time.monotonic() + delay > deadline:
-                    raise translate(exc) from exc
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 0.5)
+                if is_lost(exc) and not committing:
+                    raise LostBeforeCommit() from exc
+                raise
+
+        return with_retries(attempt)
 
     def close(self) -> None:
         """Release every connection. The handle cannot be used afterwards."""
@@ -141,7 +250,10 @@ class Database:
 
 
 def open_database(
-    url: str, *, migrate: bool = True, secret_key: str | bytes | None = None
+    url: str,
+    *,
+    migrate: bool = True,
+    secret_key: str | bytes | None = None,
 ) -> Database:
     """Open the database at ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
@@ -161,3 +273,18 @@ def open_database(
     except DatabaseError:
         engine.dispose()
         raise
+
+
+def _in_savepoint(connection: Connection, work: Callable[[Connection], T]) -> T:
+    """``work`` in a savepoint, so that a failed write leaves the caller's transaction usable
+    (PostgreSQL would otherwise abort it; SQLite would not: keep them alike).
+    """
+    savepoint = connection.begin_nested()
+    try:
+        result = work(connection)
+    except BaseException as exc:
+        if not is_lost(exc):
+            savepoint.rollback()
+        raise
+    savepoint.commit()
+    return result

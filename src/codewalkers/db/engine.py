@@ -2,16 +2,27 @@
 
 SQLite: foreign keys on, WAL, ``synchronous=NORMAL`` (durable across process crashes), a busy
 timeout, and write transactions opened with ``BEGIN IMMEDIATE`` so that concurrent writers
-queue for the lock instead of failing with "database is locked" half-way through.
+queue for the lock instead of failing with "database is locked" half-way through. Read-only
+transactions open with a plain ``BEGIN`` (a WAL snapshot that takes no lock); lone reads run
+in autocommit.
 
 PostgreSQL (psycopg 3): READ COMMITTED; the few operations that must not race (account
-claims, dependency cycle checks, migrations) take a transaction-scoped advisory lock.
+claims, dependency cycle checks, migrations) take a transaction-scoped advisory lock. No
+``pool_pre_ping`` (a round trip per checkout): a connection found dead is replaced and the
+transaction, which cannot have committed, run again (``codewalkers.db._retry``).
+
+Both: an engine made here is safe across ``os.fork()``. In the child, its pool is replaced
+without closing the parent's connections (SQLAlchemy's documented recipe,
+``engine.dispose(close=False)``), so the child opens its own and the parent's sockets are
+never touched by two processes.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
+import weakref
 import zlib
 from importlib import resources
 from typing import Any
@@ -36,6 +47,34 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 #: Connection execution option: this connection's transaction will write.
 WRITE = "cw_write"
+#: Connection execution option: a read-only transaction (SQLite: ``BEGIN``, no write lock).
+SNAPSHOT = "cw_snapshot"
+
+# Every engine made here, so that a forked child can replace their pools.
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+# The parent's pools, kept referenced in a child: were they collected, closing their
+# connections could end the parent's sessions (a PostgreSQL Terminate on a shared socket).
+_inherited_pools: list[Any] = []
+
+
+def _replace_pools_in_child() -> None:
+    for engine in list(_engines):
+        _inherited_pools.append(engine.pool)
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_replace_pools_in_child)
+
+
+def invalidate_pool(engine: Engine, connection: Any, exc: BaseException) -> None:
+    """``connection`` (a pooled connection) was found dead: as SQLAlchemy does on a
+    disconnect, assume the server dropped every connection of its generation, and have the
+    pool replace them all as they are checked out.
+
+    Uses the pool's private ``_invalidate`` (SQLAlchemy's own disconnect handling calls it;
+    ``tests/db/test_fast_path.py`` fails loudly if it goes away).
+    """
+    engine.pool._invalidate(connection, exc)
 
 
 def normalize_url(url: str) -> sa.URL:
@@ -72,10 +111,14 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
     try:
         with translate_errors():
             if parsed.get_backend_name() == "sqlite":
-                return _sqlite_engine(parsed, **kwargs)
+                engine = _sqlite_engine(parsed, **kwargs)
+                _engines.add(engine)
+                return engine
             # No pre-ping (a round trip per checkout): a connection found dead is replaced
-            # and the transaction, which cannot have committed, run again (Database.run).
-            return sa.create_engine(parsed, **kwargs)
+            # and the transaction, which cannot have committed, run again (_retry.py).
+            engine = sa.create_engine(parsed, **kwargs)
+        _engines.add(engine)
+        return engine
     except ImportError as exc:
         raise DatabaseError(
             f"the driver for {parsed.drivername!r} is not installed ({exc}); for PostgreSQL "
@@ -105,17 +148,30 @@ def _sqlite_engine(url: sa.URL, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        # Reads run in autocommit (WAL readers never block); writers take the lock up front.
+        # Lone reads run in autocommit (WAL readers never block); writers take the lock up
+        # front; a read-only transaction reads one snapshot and takes no lock.
         # Sent on the driver's connection: exec_driver_sql costs 20x as much. Its errors are
         # wrapped as SQLAlchemy's would be, so callers translate and retry them alike.
-        if connection.get_execution_options().get(WRITE):
-            driver: Any = connection.connection.driver_connection
-            try:
-                driver.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise sa.exc.DBAPIError.instance(
-                    "BEGIN IMMEDIATE", (), exc, sqlite3.Error, dialect=connection.dialect
-                ) from exc
+        options = connection.get_execution_options()
+        if options.get(WRITE):
+            sql = "BEGIN IMMEDIATE"
+        elif options.get(SNAPSHOT):
+            sql = "BEGIN"
+        else:
+            return
+        driver: Any = connection.connection.driver_connection
+        try:
+            driver.execute(sql)
+        except sqlite3.Error as exc:
+            is_disconnect: Any = connection.dialect.is_disconnect
+            raise sa.exc.DBAPIError.instance(
+                sql,
+                (),
+                exc,
+                sqlite3.Error,
+                connection_invalidated=bool(is_disconnect(exc, driver, None)),
+                dialect=connection.dialect,
+            ) from exc
 
     return engine
 

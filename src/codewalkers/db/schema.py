@@ -120,7 +120,8 @@ tasks = _table(
     "tasks",
     _id(),
     _fk("phase_id", "phases.id", on_delete="CASCADE", index=True),
-    _fk("initiative_id", "initiatives.id", on_delete="CASCADE", index=True),
+    # Indexed by (initiative_id, status) below, which serves lookups by initiative_id alone.
+    _fk("initiative_id", "initiatives.id", on_delete="CASCADE"),
     _fk("parent_task_id", "tasks.id", on_delete="CASCADE", index=True),
     Column("name", Text, nullable=False),
     Column("description", Text),

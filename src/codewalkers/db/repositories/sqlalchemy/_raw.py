@@ -24,11 +24,9 @@ statements; pool events see connections leave and return to the idle list, not e
 from __future__ import annotations
 
 import os
-import random
 import threading
-import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Column, event
@@ -37,7 +35,8 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-from codewalkers.db.errors import is_retryable, translate
+from codewalkers.db._retry import LostBeforeCommit, with_retries
+from codewalkers.db.engine import invalidate_pool
 from codewalkers.db.types import bind_converter, result_converter
 
 if TYPE_CHECKING:
@@ -45,8 +44,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: How long a lone call keeps retrying a transient failure (as ``Database.run``).
-RETRY_SECONDS = 60.0
 #: Idle connections kept out of the pool for the hot paths (per engine).
 IDLE_LIMIT = 2
 
@@ -241,10 +238,6 @@ class Raw:
             raise self._wrap(exc, "ROLLBACK", (), None) from exc
 
 
-class _Retry(Exception):
-    """Internal: the connection was lost before anything could have committed; run again."""
-
-
 class _Idle:
     """A few DBAPI connections kept checked out of the engine's pool between hot-path calls.
 
@@ -255,6 +248,7 @@ class _Idle:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._pid = os.getpid()
         self._free: list[Raw] = []
         self._orphans: list[Raw] = []
         event.listen(engine, "engine_disposed", self._disposed)
@@ -272,51 +266,40 @@ class _Idle:
         else:
             raw.fairy.close()
 
+    def _drain(self) -> Iterator[Raw]:
+        """Take every idle connection off the list (safe against a concurrent pop)."""
+        while self._free:
+            try:
+                yield self._free.pop()
+            except IndexError:
+                return
+
     def lost(self, raw: Raw, exc: BaseException) -> None:
         """``raw`` was found disconnected: as SQLAlchemy does, assume the server dropped
         every connection of its generation (idle here or pooled) and replace them all.
         """
-        while self._free:
-            try:
-                idle = self._free.pop()
-            except IndexError:
-                break
+        for idle in self._drain():
             idle.fairy.invalidate()
-        self._engine.pool._invalidate(raw.fairy, exc)
-
-    def forget(self) -> None:
-        """In a forked child: the connections are the parent's; never use or close them."""
-        self._orphans.extend(self._free)
-        self._free = []
+        invalidate_pool(self._engine, raw.fairy, exc)
 
     def clear(self) -> None:
         """Return every idle connection to the pool."""
-        while self._free:
-            try:
-                raw = self._free.pop()
-            except IndexError:
-                break
+        for raw in self._drain():
             raw.fairy.close()
 
     def _disposed(self, _engine: Engine) -> None:
-        while self._free:
-            try:
-                raw = self._free.pop()
-            except IndexError:
-                break
+        if os.getpid() != self._pid:
+            # A forked child (engine.py replaces the pool there): these connections are the
+            # parent's; never use or close them.
+            self._orphans.extend(self._drain())
+            self._pid = os.getpid()
+            return
+        for raw in self._drain():
             raw.fairy.invalidate()
 
 
 _idle_lists: weakref.WeakKeyDictionary[Engine, _Idle] = weakref.WeakKeyDictionary()
 _idle_lock = threading.Lock()
-
-
-def _forget_all_in_child() -> None:
-    for idle in list(_idle_lists.values()):
-        idle.forget()
-
-
-os.register_at_fork(after_in_child=_forget_all_in_child)
 
 
 def idle_connections(engine: Engine) -> _Idle:
@@ -340,7 +323,6 @@ class Runner:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._local = db._local
         self._dialect = db.engine.dialect
         self._sqlite = self._dialect.name == "sqlite"
         self._idle = idle_connections(db.engine)
@@ -350,7 +332,7 @@ class Runner:
         path, written out; any failure goes the general way (:meth:`run`: retries,
         translation).
         """
-        if getattr(self._local, "connection", None) is None:
+        if getattr(self._db._local, "tx", None) is None:
             raw = None
             try:
                 raw = self._idle.acquire()
@@ -369,29 +351,9 @@ class Runner:
 
     def run(self, work: Callable[[Raw], T], *, write: bool) -> T:
         """``work``'s result; its errors (and the driver's, translated) propagate."""
-        if getattr(self._local, "connection", None) is not None:
+        if getattr(self._db._local, "tx", None) is not None:
             return self._db.run(lambda c: work(Raw.of(c)), write=write)
-        deadline = 0.0
-        delay = 0.005
-        reconnected = False
-        while True:
-            try:
-                return self._once(work, write)
-            except _Retry as retry:
-                cause = retry.__cause__
-                assert isinstance(cause, sa_exc.DBAPIError)
-                if reconnected:
-                    raise translate(cause) from cause
-                reconnected = True
-                continue
-            except sa_exc.SQLAlchemyError as exc:
-                if not is_retryable(exc):
-                    raise translate(exc) from exc
-                deadline = deadline or time.monotonic() + RETRY_SECONDS
-                if time.monotonic() + delay > deadline:
-                    raise translate(exc) from exc
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 0.5)
+        return with_retries(lambda: self._once(work, write))
 
     def _once(self, work: Callable[[Raw], T], write: bool) -> T:
         raw = self._idle.acquire()
@@ -408,7 +370,7 @@ class Runner:
         except BaseException as exc:
             lost = self._discard(raw, exc)
             if lost and not committing:
-                raise _Retry() from exc
+                raise LostBeforeCommit() from exc
             raise
         self._idle.release(raw)
         return result
