@@ -26,3 +26,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(review.app, name="review")
     app.add_typer(chat.app, name="chat")
     server.register(app)
+    from codewalkers.cli.commands import provider
+
+    app.add_typer(provider.app, name="provider")
