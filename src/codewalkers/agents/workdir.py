@@ -690,6 +690,7 @@ def _values(inputs: AgentInputs) -> dict[str, str]:
         "conflict_files": "\n".join(f"- `{name}`" for name in inputs.conflict_files)
         or "- (git will tell you: `git status`)",
         "merge_branch": _code(inputs.merge_branch),
+        "merge_branch_name": inputs.merge_branch or "BRANCH",
         "review_comments": comments or "- (no unresolved comment)",
     }
 
