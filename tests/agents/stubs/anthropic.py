@@ -105,9 +105,7 @@ class AnthropicStub(StubServer):
 
     def _turn_blocks(self, body: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
         messages = body.get("messages") or []
-        index = count_model_turns(
-            messages, lambda m: isinstance(m, dict) and m.get("role") == "assistant"
-        )
+        index = count_model_turns(messages, _is_model_turn)
         turn = self.script.turn(index)
         cwd = _find_cwd(body) or "."
         blocks: list[dict[str, Any]] = []
@@ -198,6 +196,18 @@ class AnthropicStub(StubServer):
         )
         events.append(("message_stop", {"type": "message_stop"}))
         return events
+
+
+def _is_model_turn(message: Any) -> bool:
+    """An assistant message the model wrote (not one the CLI made up itself).
+
+    Resuming a session whose last request failed (a usage limit), Claude Code 2.1.197 adds a
+    user text "Continue from where you left off." and an assistant "No response requested."
+    of its own; that one is no model turn.
+    """
+    if not isinstance(message, dict) or message.get("role") != "assistant":
+        return False
+    return _texts(message.get("content")) != ["No response requested."]
 
 
 def _find_cwd(body: Mapping[str, Any]) -> str | None:
