@@ -29,6 +29,13 @@ if [[ ${#lint_paths[@]} -eq 0 ]]; then
     exit 1
 fi
 
+# The real-CLI tests (tests/agents/test_real_clis.py) need the pinned agent CLIs; .ci/run
+# installs them. CW_INSTALL_AGENT_CLIS=1 asks for the same here (outside CI they skip without).
+if [[ "${CW_INSTALL_AGENT_CLIS:-}" == "1" ]]; then
+    header "installing the pinned agent CLIs"
+    bash scripts/install-agent-clis.sh >/dev/null
+fi
+
 header "ruff check ${lint_paths[*]}"
 .venv/bin/ruff check "${lint_paths[@]}"
 
