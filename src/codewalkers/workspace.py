@@ -141,10 +141,10 @@ def find_workspace(start: Path | None = None) -> Workspace:
     )
 
 
-def init_workspace(root: Path) -> tuple[Workspace, bool]:
-    """Create ``.cwrc``, ``.cw/`` (mode 0700) and, unless ``CW_SECRET_KEY`` is set,
-    ``.cw/secret.key`` (mode 0600) in ``root`` if missing; return the workspace and whether
-    anything was created. Running it again changes nothing.
+def init_workspace(root: Path, *, create_key: bool = True) -> tuple[Workspace, bool]:
+    """Create ``.cwrc``, ``.cw/`` (mode 0700) and, unless ``CW_SECRET_KEY`` is set or
+    ``create_key`` is false, ``.cw/secret.key`` (mode 0600) in ``root`` if missing; return the
+    workspace and whether anything was created. Running it again changes nothing.
     """
     root = root.resolve()
     config = root / CONFIG_NAME
@@ -160,6 +160,10 @@ def init_workspace(root: Path) -> tuple[Workspace, bool]:
         created = True
     workspace = Workspace(root, read_settings(config))
     # With CW_SECRET_KEY set, a key file would only become a second, different key.
-    if secret_key_from_env() is None and create_secret_key(workspace.secret_key_path):
+    if (
+        create_key
+        and secret_key_from_env() is None
+        and create_secret_key(workspace.secret_key_path)
+    ):
         created = True
     return workspace, created

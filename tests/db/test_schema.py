@@ -18,8 +18,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from codewalkers.db import Database, new_id, records
+from codewalkers.db import Database, generate_key, new_id, records
 from codewalkers.db.engine import WRITE
+from codewalkers.db.key_check import KEY_CHECK, remember_secret_key
 from codewalkers.db.schema import metadata
 from tests.factories import make_account, make_agent, make_page, make_phase, make_project, make_task
 
@@ -47,6 +48,8 @@ SEED_TABLES = {
 DESIGNED_TABLES = {"change_sets", "change_set_entries"}
 #: The domain-event outbox: keyed by ``seq``, no foreign keys.
 OUTBOX_TABLES = {"events"}
+#: Facts about the database itself, keyed by name (``secret_key_check``), not by nanoid.
+SETTINGS_TABLES = {"settings"}
 
 TIMESTAMPS = ["created_at", "updated_at"]
 
@@ -383,6 +386,7 @@ def one_of_everything(db: Database) -> dict[str, str]:
     db.tasks.create_dependency(second.id, task.id)
     second_phase = make_phase(db, db.initiatives.find_by_id(initiative_id))
     db.phases.create_dependency(second_phase.id, phase.id)
+    remember_secret_key(db, generate_key())
     with db.engine.connect() as connection:
 
         def first_id(table: str) -> str:
@@ -394,6 +398,7 @@ def one_of_everything(db: Database) -> dict[str, str]:
         }
         entry_id = first_id("change_set_entries")
     return {
+        "settings": KEY_CHECK,
         "initiatives": initiative_id,
         "phases": phase.id,
         "tasks": task.id,
@@ -474,7 +479,7 @@ def is_check_violation(exc: sa.exc.DBAPIError, constraint: str) -> bool:
 
 def test_the_tables_are_the_seeds_plus_change_sets(db: Database) -> None:
     names = set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
-    assert names == SEED_TABLES | DESIGNED_TABLES | OUTBOX_TABLES
+    assert names == SEED_TABLES | DESIGNED_TABLES | OUTBOX_TABLES | SETTINGS_TABLES
 
 
 @pytest.mark.parametrize("table", sorted(SEED_COLUMNS))
@@ -537,6 +542,7 @@ RECORD_TABLES = {
     "ChangeSet": "change_sets",
     "ChangeSetEntry": "change_set_entries",
     "Event": "events",
+    "Setting": "settings",
 }
 
 
@@ -947,7 +953,7 @@ def test_ids_are_21_character_nanoids(db: Database) -> None:
     one_of_everything(db)
     with db.engine.connect() as connection:
         for table in metadata.sorted_tables:
-            if table.name in OUTBOX_TABLES:  # keyed by seq, not by id
+            if table.name in OUTBOX_TABLES | SETTINGS_TABLES:  # keyed by seq or by name
                 continue
             ids = connection.execute(sa.text(f"SELECT id FROM {table.name}")).scalars().all()
             assert ids, table.name

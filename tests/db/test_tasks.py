@@ -482,7 +482,8 @@ def test_deleting_a_subtask_keeps_its_parent(db: Database) -> None:
 
 
 def test_deleting_a_task_deletes_its_dependency_rows_both_ways(db: Database) -> None:
-    first, middle, last, a, b = (make_task(db) for _ in range(5))
+    phase = make_phase(db)  # dependencies stay within one initiative
+    first, middle, last, a, b = (make_task(db, phase) for _ in range(5))
     db.tasks.create_dependency(middle.id, first.id)
     db.tasks.create_dependency(last.id, middle.id)
     db.tasks.create_dependency(b.id, a.id)
@@ -523,7 +524,8 @@ def test_deleting_a_task_unlinks_its_conversations(db: Database) -> None:
 
 
 def test_create_dependency_records_the_edge_both_ways(db: Database) -> None:
-    schema_task, api, ui = make_task(db), make_task(db), make_task(db)
+    phase = make_phase(db)  # dependencies stay within one initiative
+    schema_task, api, ui = make_task(db, phase), make_task(db, phase), make_task(db, phase)
 
     assert db.tasks.create_dependency(api.id, schema_task.id) is True
     assert db.tasks.create_dependency(ui.id, schema_task.id) is True
@@ -537,7 +539,8 @@ def test_create_dependency_records_the_edge_both_ways(db: Database) -> None:
 
 
 def test_adding_an_existing_dependency_is_a_no_op(db: Database) -> None:
-    a, b = make_task(db), make_task(db)
+    phase = make_phase(db)  # dependencies stay within one initiative
+    a, b = make_task(db, phase), make_task(db, phase)
     db.tasks.create_dependency(b.id, a.id)
 
     assert db.tasks.create_dependency(b.id, a.id) is False
@@ -547,7 +550,8 @@ def test_adding_an_existing_dependency_is_a_no_op(db: Database) -> None:
 
 
 def test_the_database_refuses_a_duplicate_dependency_row(db: Database) -> None:
-    a, b = make_task(db), make_task(db)
+    phase = make_phase(db)  # dependencies stay within one initiative
+    a, b = make_task(db, phase), make_task(db, phase)
     db.tasks.create_dependency(b.id, a.id)
     row = {"task_id": b.id, "depends_on_task_id": a.id, "created_at": 0}
 
@@ -568,10 +572,11 @@ def test_a_task_cannot_depend_on_itself(db: Database) -> None:
 
 
 def test_a_cycle_across_several_tasks_is_refused_and_named(db: Database) -> None:
-    chain = [make_task(db) for _ in range(5)]
+    phase = make_phase(db)  # dependencies stay within one initiative
+    chain = [make_task(db, phase) for _ in range(5)]
     for task, dependency in itertools.pairwise(chain):
         db.tasks.create_dependency(task.id, dependency.id)
-    bystander = make_task(db)
+    bystander = make_task(db, phase)
     db.tasks.create_dependency(bystander.id, chain[0].id)
 
     with pytest.raises(ValidationError) as raised:
@@ -585,7 +590,8 @@ def test_a_cycle_across_several_tasks_is_refused_and_named(db: Database) -> None
 
 
 def test_a_two_task_cycle_is_refused(db: Database) -> None:
-    a, b = make_task(db), make_task(db)
+    phase = make_phase(db)  # dependencies stay within one initiative
+    a, b = make_task(db, phase), make_task(db, phase)
     db.tasks.create_dependency(a.id, b.id)
 
     with pytest.raises(ValidationError) as raised:
@@ -596,7 +602,8 @@ def test_a_two_task_cycle_is_refused(db: Database) -> None:
 
 
 def test_a_three_task_cycle_is_refused(db: Database) -> None:
-    a, b, c = make_task(db), make_task(db), make_task(db)
+    phase = make_phase(db)  # dependencies stay within one initiative
+    a, b, c = make_task(db, phase), make_task(db, phase), make_task(db, phase)
     db.tasks.create_dependency(a.id, b.id)
     db.tasks.create_dependency(b.id, c.id)
 
@@ -608,7 +615,8 @@ def test_a_three_task_cycle_is_refused(db: Database) -> None:
 
 
 def test_a_diamond_of_tasks_is_not_a_cycle(db: Database) -> None:
-    top, left, right, bottom = (make_task(db) for _ in range(4))
+    phase = make_phase(db)  # dependencies stay within one initiative
+    top, left, right, bottom = (make_task(db, phase) for _ in range(4))
     db.tasks.create_dependency(left.id, top.id)
     db.tasks.create_dependency(right.id, top.id)
     db.tasks.create_dependency(bottom.id, left.id)
@@ -657,14 +665,16 @@ def add_both_ways_at_once(db: Database, a: Task, b: Task) -> list[str]:
 def test_two_callers_closing_a_cycle_at_once_never_both_succeed(db: Database) -> None:
     # Each caller alone would pass the cycle check; together they must not both insert.
     for _ in range(5):
-        a, b = make_task(db), make_task(db)
+        phase = make_phase(db)  # dependencies stay within one initiative
+        a, b = make_task(db, phase), make_task(db, phase)
 
         assert add_both_ways_at_once(db, a, b) == ["added", "refused"]
         assert len(db.tasks.get_dependencies(a.id) + db.tasks.get_dependencies(b.id)) == 1
 
 
 def test_remove_dependency_deletes_the_edge(db: Database) -> None:
-    a, b, c = make_task(db), make_task(db), make_task(db)
+    phase = make_phase(db)  # dependencies stay within one initiative
+    a, b, c = make_task(db, phase), make_task(db, phase), make_task(db, phase)
     db.tasks.create_dependency(b.id, a.id)
     db.tasks.create_dependency(c.id, a.id)
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from codewalkers.db import Database, open_database
+from codewalkers.services import secret_keys
 from codewalkers.services.serialize import account_public as account_public  # re-exported
 from codewalkers.services.serialize import plain as plain  # re-exported
 from codewalkers.workspace import Workspace, WorkspaceError, find_workspace, secret_key_from_env
@@ -50,9 +51,11 @@ def workspace() -> Workspace:
 
 
 @contextmanager
-def database() -> Iterator[Database]:
+def database(*, check_key: bool = True) -> Iterator[Database]:
     """The workspace's database, migrated, closed afterwards, with the workspace's secret key
-    (``CW_SECRET_KEY``, else ``.cw/secret.key``) for account credentials.
+    (``CW_SECRET_KEY``, else ``.cw/secret.key``) for account credentials; a key other than
+    the one the database remembers is refused (``SecretKeyError``) unless ``check_key`` is
+    false (``cw secret`` compares keys itself).
     """
     url = settings.database_url
     if url:
@@ -68,6 +71,9 @@ def database() -> Iterator[Database]:
         key = here.secret_key()
     db = open_database(url, secret_key=key)
     try:
+        # Another key than the team's is refused before anything is written with it.
+        if check_key:
+            secret_keys.check_key(db, key)
         yield db
     finally:
         db.close()
@@ -126,3 +132,36 @@ def read_text_file(path: Path | None, what: str) -> str | None:
 
 def ok(message: str) -> None:
     console.print(message, markup=False)
+
+
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (for scripts).")
+]
+
+
+def confirm(action: str, consequences: Sequence[str], yes: bool) -> None:
+    """Go ahead with ``action`` when it has no ``consequences`` ("deletes 3 tasks"), when
+    ``yes`` (``--yes``), or when a person at a terminal agrees; otherwise raise ``CliError``
+    (changing nothing). Without a terminal on stdin there is no prompt: it refuses unless
+    ``--yes``.
+    """
+    if not consequences or yes:
+        return
+    what = f"{action} also {', '.join(consequences)}"
+    if not sys.stdin.isatty():
+        raise CliError(f"{what}; give --yes to go ahead (stdin is not a terminal, so no prompt)")
+    if not typer.confirm(f"{what}. Go ahead?", default=False, err=True):
+        raise CliError("nothing deleted")
+
+
+def counted(verb: str, count: int, noun: str) -> list[str]:
+    """``["deletes 3 tasks"]`` (``[]`` for none), for :func:`confirm`."""
+    if count == 0:
+        return []
+    return [f"{verb} {count} {noun}" + ("" if count == 1 else "s")]
+
+
+def named(entity: str, record: Any) -> str:
+    """``task "Sketch the token flow" (16Z7…full id)``: a thing named as well as identified."""
+    label = getattr(record, "name", None) or getattr(record, "title", None) or ""
+    return f'{entity} "{label}" ({record.id})' if label else f"{entity} {record.id}"

@@ -54,6 +54,7 @@ __all__ = [
     "Project",
     "Proposal",
     "ReviewComment",
+    "Setting",
     "Task",
     "TaskDependency",
 ]
@@ -327,3 +328,13 @@ class Event:
     entity_id: str | None
     payload: Any
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A fact about the database itself, by name (``id``), such as its key check value."""
+
+    id: str
+    value: str
+    created_at: datetime
+    updated_at: datetime

@@ -354,6 +354,15 @@ review_comments = _table(
     *_timestamps(),
 )
 
+# Facts about the database itself, one row per name (``id``). ``secret_key_check`` holds the
+# key check value of the key that encrypts account secrets (never the key; see db/secrets.py).
+settings = _table(
+    "settings",
+    _id(),
+    Column("value", Text, nullable=False),
+    *_timestamps(),
+)
+
 # The outbox of domain events. No foreign keys: events outlive what they describe.
 # ``seq`` is never reused: AUTOINCREMENT on SQLite (not max + 1), a sequence on PostgreSQL.
 events = Table(

@@ -12,6 +12,9 @@ messages never contain a secret, nor any part of a token.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from cryptography.fernet import Fernet, InvalidToken
 
 from codewalkers.db.errors import SecretKeyError
@@ -21,6 +24,31 @@ PREFIX = "fernet:"
 
 #: Where a key comes from, named in every key error so that the reader knows what to fix.
 KEY_SOURCES = "CW_SECRET_KEY or .cw/secret.key"
+
+
+#: What the key check value is computed over: an HMAC of this text under the key.
+_KEY_CHECK_INPUT = b"codewalkers secret key check v1"
+
+
+def key_check_value(key: str | bytes) -> str:
+    """The key check value of ``key``: 64 hex digits that identify the key without revealing
+    it (an HMAC-SHA256 under the key), stored in the database so that another key is refused.
+    Raises :class:`SecretKeyError` for a malformed key.
+    """
+    check = SecretBox(key).check_value  # a malformed key is refused with the usual message
+    assert check is not None
+    return check
+
+
+def fingerprint_of_check(check_value: str) -> str:
+    """The short, readable fingerprint of a key check value: ``1a2b-3c4d-5e6f-7a8b``."""
+    head = check_value[:16]
+    return "-".join(head[index : index + 4] for index in range(0, 16, 4))
+
+
+def fingerprint(key: str | bytes) -> str:
+    """The fingerprint of ``key`` (see :func:`fingerprint_of_check`), safe to show and share."""
+    return fingerprint_of_check(key_check_value(key))
 
 
 def generate_key() -> str:
@@ -35,10 +63,11 @@ class SecretBox:
     value that this key cannot decrypt.
     """
 
-    __slots__ = ("_fernet",)
+    __slots__ = ("_check", "_fernet")
 
     def __init__(self, key: str | bytes | None) -> None:
         self._fernet: Fernet | None = None
+        self._check: str | None = None
         if key is None:
             return
         raw = key.strip() if isinstance(key, bytes) else key.strip().encode("ascii", "replace")
@@ -50,6 +79,12 @@ class SecretBox:
                 f"the secret key ({KEY_SOURCES}) is malformed: expected 32 url-safe "
                 "base64-encoded bytes (44 characters), as `cw init` creates"
             ) from None
+        self._check = hmac.new(raw, _KEY_CHECK_INPUT, hashlib.sha256).hexdigest()
+
+    @property
+    def check_value(self) -> str | None:
+        """The key's check value (see :func:`key_check_value`), ``None`` without a key."""
+        return self._check
 
     def __repr__(self) -> str:
         return f"SecretBox(key={'set' if self._fernet else 'missing'})"

@@ -12,11 +12,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(initiative.app, name="initiative")
     app.add_typer(phase.app, name="phase")
     app.add_typer(task.app, name="task")
-    from codewalkers.cli.commands import account, agent, page, project, proposal
+    from codewalkers.cli.commands import account, agent, page, project, proposal, secret
 
     app.add_typer(page.app, name="page")
     app.add_typer(project.app, name="project")
     app.add_typer(account.app, name="account")
+    app.add_typer(secret.app, name="secret")
     app.add_typer(agent.app, name="agent")
     app.add_typer(proposal.app, name="proposal")
     from codewalkers.cli.commands import chat, conversation, message, review, server

@@ -12,6 +12,7 @@ import typer
 from codewalkers.cli._common import (
     CliError,
     JsonOption,
+    account_public,
     database,
     emit,
     ok,
@@ -107,10 +108,16 @@ def add(
 
 @app.command("list", epilog="Example: cw account list")
 def list_(json_output: JsonOption = False) -> None:
-    """List accounts (without their secrets)."""
+    """List accounts (without their secrets); one this key cannot read shows readable false."""
     with database() as db:
-        rows = db.accounts.find_all()
-    emit(rows, json_output, lambda: show_table(rows, COLUMNS, "no accounts"))
+        found = db.accounts.find_all_with_readability()
+    rows = []
+    for account, readable in found:
+        row = {**account_public(account), "readable": readable}
+        if not readable:  # its secrets are there, but this key cannot tell what they are
+            row["has_credentials"] = row["has_config"] = None
+        rows.append(row)
+    emit(rows, json_output, lambda: show_table(rows, [*COLUMNS, "readable"], "no accounts"))
 
 
 @app.command("next", epilog="Example: cw account next --provider claude --json")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from codewalkers.cli._common import JsonOption, emit, ok, settings
-from codewalkers.db import new_id
+from codewalkers.db import Database, new_id, open_database
 from codewalkers.db.engine import (
     alembic_config,
     create_engine,
@@ -17,9 +17,12 @@ from codewalkers.db.engine import (
     head_revision,
 )
 from codewalkers.db.errors import translate_errors
+from codewalkers.db.secrets import fingerprint
+from codewalkers.services import secret_keys
 from codewalkers.workspace import (
     SECRET_KEY_ENV,
     create_private_file,
+    create_secret_key,
     find_workspace,
     init_workspace,
     secret_key_from_env,
@@ -38,40 +41,68 @@ def init(json_output: JsonOption = False) -> None:
     """Make the current directory a workspace: .cwrc, a migrated .cw/cw.db and the key that
     encrypts account credentials, .cw/secret.key (owner-only; CW_SECRET_KEY overrides it).
 
-    Running it again is harmless: it never replaces an existing key.
+    Against a database that already has a key (a team's PostgreSQL), no new key is made:
+    get the team's key with `cw secret import FILE` or CW_SECRET_KEY. Running it again is
+    harmless: it never replaces an existing key.
     """
-    workspace, created = init_workspace(Path.cwd())
+    workspace, created = init_workspace(Path.cwd(), create_key=False)
     url = workspace.database_url(settings.database_url)
     if url == f"sqlite:///{workspace.default_database_path}":
         # SQLite gives its WAL and shared-memory files the database file's mode.
         create_private_file(workspace.default_database_path)
-    engine = create_engine(url)
+    db = open_database(url)
     try:
-        revision = ensure_schema(engine)
+        revision = current_or_head(db)
+        team_key = secret_keys.key_status(db, None).database_key
+        key = workspace.secret_key()
+        if key is None and team_key is None:
+            # A database without a key, and none here: this workspace starts the team's key.
+            created = create_secret_key(workspace.secret_key_path) or created
+            key = workspace.secret_key()
+        if key is not None:
+            secret_keys.adopt_key(db, key)  # refuses a key other than the team's
+        shown = db.url
     finally:
-        engine.dispose()
-    shown = engine.url.render_as_string(hide_password=True)
-    key_source = SECRET_KEY_ENV if secret_key_from_env() else str(workspace.secret_key_path)
+        db.close()
+    key_source = (
+        None
+        if key is None
+        else SECRET_KEY_ENV
+        if secret_key_from_env()
+        else str(workspace.secret_key_path)
+    )
     data = {
         "root": str(workspace.root),
         "created": created,
         "database_url": shown,
         "revision": revision,
         "secret_key": key_source,
+        "key_fingerprint": team_key or (fingerprint(key) if key else None),
+        "needs_team_key": key is None,
     }
     verb = "Initialized" if created else "Already initialized:"
-    emit(
-        data,
-        json_output,
-        lambda: ok(
+
+    def human() -> None:
+        ok(
             f"{verb} Codewalkers workspace in {workspace.root}"
             f"\ndatabase {shown} at revision {revision}"
-            f"\nsecret key {key_source}"
-        ),
-    )
+        )
+        if key is None:
+            assert team_key is not None
+            ok(f"secret key missing: {secret_keys.missing_key_message(team_key)}")
+        else:
+            ok(f"secret key {key_source} (fingerprint {data['key_fingerprint']})")
+
+    emit(data, json_output, human)
     from codewalkers.server.auth import ensure_token  # the API token of `cw start`
 
     ensure_token(workspace.state_dir)
+
+
+def current_or_head(db: Database) -> str | None:
+    """The revision the (just migrated) database is at."""
+    with translate_errors(), db.engine.connect() as connection:
+        return current_revision(connection)
 
 
 def ids(

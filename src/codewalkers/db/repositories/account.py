@@ -14,6 +14,10 @@ class AccountRepository(CrudRepository[Account], Protocol):
 
     def find_by_email(self, email: str) -> list[Account]: ...
 
+    def find_all_with_readability(self) -> list[tuple[Account, bool]]:
+        """Every account with whether its secrets can be read (unreadable: secrets ``None``)."""
+        ...
+
     def find_next_available(self, provider: str = "claude") -> Account | None:
         """Claim the least recently used available account (stamps ``last_used_at``)."""
         ...

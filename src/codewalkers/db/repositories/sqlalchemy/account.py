@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection
 
 from codewalkers.db import schema
 from codewalkers.db._validation import TableRules, check_datetime, check_text
+from codewalkers.db.errors import SecretKeyError
+from codewalkers.db.key_check import remember_key_check
 from codewalkers.db.records import Account
 from codewalkers.db.repositories.sqlalchemy._base import SqlRepository, check_id
 from codewalkers.db.repositories.sqlalchemy._raw import Prepared, Raw
@@ -117,7 +119,12 @@ class SqlAccountRepository(SqlRepository[Account]):
         Raises ``ValidationError``, and ``SecretKeyError`` for secrets without a key.
         """
         values = self._encrypted(self.rules.for_create(fields))
-        return self._write(lambda c: self._insert(c, values))
+
+        def work(connection: Connection) -> Account:
+            self._remember_key(connection, values)
+            return self._insert(connection, values)
+
+        return self._write(work)
 
     def update(self, id: str, **changes: Any) -> Account:
         """Change some fields (secrets encrypted); return the stored account.
@@ -126,9 +133,40 @@ class SqlAccountRepository(SqlRepository[Account]):
         """
         check_id(id)
         values = self._encrypted(self.rules.for_update(changes))
-        return self._write(lambda c: self._update(c, id, values))
+
+        def work(connection: Connection) -> Account:
+            self._remember_key(connection, values)
+            return self._update(connection, id, values)
+
+        return self._write(work)
+
+    def _remember_key(self, connection: Connection, values: Mapping[str, Any]) -> None:
+        """Before the first secret is written, the database records which key encrypts it;
+        a secret encrypted with another key is refused (``SecretKeyError``, both fingerprints).
+        """
+        check = self._secrets.check_value
+        if check is not None and any(values.get(field) is not None for field in SECRET_FIELDS):
+            remember_key_check(connection, check)
 
     # --- queries ------------------------------------------------------------------------
+
+    def find_all_with_readability(self) -> list[tuple[Account, bool]]:
+        """Every account, oldest first, with whether this key can read its secrets.
+
+        An account this key cannot decrypt comes back without its secrets (``None``) and
+        ``False``, so that one unreadable account never hides the others.
+        """
+
+        def record(row: Row[Any]) -> tuple[Account, bool]:
+            try:
+                return self._record(row), True
+            except SecretKeyError:
+                values = row._asdict()
+                values.update(dict.fromkeys(SECRET_FIELDS))
+                return Account(**values), False
+
+        statement = self._select().order_by(*self._order())
+        return self._read(lambda c: [record(row) for row in c.execute(statement)])
 
     def find_by_provider(self, provider: str) -> list[Account]:
         """The provider's accounts, by ``sort_order``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, exists, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from codewalkers.db import schema
@@ -208,12 +209,30 @@ class SqlTaskRepository(SqlRepository[Task]):
     def create_dependency(self, task_id: str, depends_on_task_id: str) -> bool:
         """Make ``task_id`` depend on ``depends_on_task_id``; False if it already did.
 
-        Raises ``ValidationError`` for a self-dependency or a cycle (named in the message),
+        Both tasks must belong to the same initiative (or both to none). Raises
+        ``ValidationError`` for a self-dependency, tasks of different initiatives, or a cycle
+        in the plan's combined graph of tasks and phases (named in the message),
         ``ReferenceNotFoundError`` for an unknown task.
         """
         check_id(task_id, "task_id")
         check_id(depends_on_task_id, "depends_on_task_id")
-        return self._write(lambda c: self.edges.add(c, task_id, depends_on_task_id))
+
+        def work(connection: Connection) -> bool:
+            owners = dict(
+                connection.execute(
+                    select(tasks.c.id, tasks.c.initiative_id).where(
+                        tasks.c.id.in_([task_id, depends_on_task_id])
+                    )
+                ).all()
+            )
+            if len(owners) == 2 and len(set(owners.values())) > 1:
+                raise ValidationError(
+                    f"task {task_id!r} and task {depends_on_task_id!r} belong to different "
+                    "initiatives; a task may only depend on a task of its own initiative"
+                )
+            return self.edges.add(connection, task_id, depends_on_task_id)
+
+        return self._write(work)
 
     def remove_dependency(self, task_id: str, depends_on_task_id: str) -> bool:
         """Remove the dependency; False when there was none."""
