@@ -197,6 +197,14 @@ EXTRA_COLUMNS: dict[str, set[str]] = {
     "initiative_projects": {"id", "created_at"},
     # A sequence keeps chunks in insertion order within one millisecond.
     "agent_log_chunks": {"seq"},
+    # The agent runtime's bookkeeping (migration 0005, docs/agents.md).
+    "agents": {
+        "session_number",
+        "output_offset",
+        "process_started_at",
+        "status_reason",
+        "workspace_id",
+    },
 }
 
 #: The seed's NOT NULL columns, and the ones it says are nullable.

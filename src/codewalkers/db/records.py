@@ -158,13 +158,13 @@ class Agent:
     result: Any
     pending_questions: Any
     user_dismissed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
     session_number: int
     output_offset: int
     process_started_at: datetime | None
     status_reason: str | None
     workspace_id: str | None
-    created_at: datetime
-    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

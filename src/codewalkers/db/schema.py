@@ -180,6 +180,7 @@ agents = _table(
     Column("result", JSONText),
     Column("pending_questions", JSONText),
     Column("user_dismissed_at", Millis),
+    *_timestamps(),
     # The runtime's bookkeeping (migration 0005): which provider session run is current
     # (spawn = 1, each resume + 1), how far its output file has been stored (bytes), the
     # process's start time (with pid, its identity across a coordinator restart), and why
@@ -191,7 +192,6 @@ agents = _table(
     # The workspace whose coordinator runs it: coordinators sharing one PostgreSQL database
     # reconcile only their own agents' processes.
     Column("workspace_id", Text),
-    *_timestamps(),
     Index(None, "status"),
 )
 
