@@ -628,9 +628,12 @@ def render_prompt(mode: str, inputs: AgentInputs) -> str:
 def render_resume_with_answers(inputs: AgentInputs, answers: Sequence[tuple[Question, str]]) -> str:
     """The prompt that resumes an agent with the answers to the questions it asked."""
     values = _values(inputs)
-    values["answers"] = "\n\n".join(
+    sections = "\n\n".join(
         f"### {question.id}: {question.question}\n\n{answer}" for question, answer in answers
     )
+    # One line per answer as well (``q1: blue``), the form scripts and the fake agent read.
+    short = "\n".join(f"{question.id}: {' '.join(answer.split())}" for question, answer in answers)
+    values["answers"] = f"{sections}\n\nIn short:\n\n{short}"
     return _template("resume-answers").substitute(values)
 
 

@@ -45,6 +45,12 @@ Event                            Payload
 ``account:exhaustion_cleared``   ``cleared`` (how many accounts became available again)
 ``agent:dismissed``              the agent
 ``agent:output``                 the log chunk (``agent_id``, ``session_number``, ``seq``, ...)
+``agent:spawned|resumed``        the agent (``reason`` for a resume)
+``agent:waiting``                the agent; ``questions``, or ``reason: account`` and ``until``
+``agent:answered``               the agent, ``question_id``
+``agent:stopped|crashed``        the agent, ``reason`` (``task_complete``, ``error``, ...)
+``agent:account_switched``       the agent, ``from_account_id``, ``to_account_id``
+``worktree:created|removed``     ``agent_id``, ``project``, ``path``, ``branch``
 ``proposal:accepted``            the proposal, ``action``, ``target_entity_id`` (see below)
 ``proposal:dismissed``           the proposal
 ``message:created``              the message
@@ -99,6 +105,16 @@ ACCOUNT_EXHAUSTION_CLEARED: Final = "account:exhaustion_cleared"
 
 AGENT_DISMISSED: Final = "agent:dismissed"
 AGENT_OUTPUT: Final = "agent:output"
+AGENT_SPAWNED: Final = "agent:spawned"
+AGENT_WAITING: Final = "agent:waiting"
+AGENT_ANSWERED: Final = "agent:answered"
+AGENT_RESUMED: Final = "agent:resumed"
+AGENT_STOPPED: Final = "agent:stopped"
+AGENT_CRASHED: Final = "agent:crashed"
+AGENT_ACCOUNT_SWITCHED: Final = "agent:account_switched"
+
+WORKTREE_CREATED: Final = "worktree:created"
+WORKTREE_REMOVED: Final = "worktree:removed"
 
 PROPOSAL_ACCEPTED: Final = "proposal:accepted"
 PROPOSAL_DISMISSED: Final = "proposal:dismissed"
