@@ -537,3 +537,11 @@ def test_the_database_itself_refuses_a_second_root_page(db: Database) -> None:
         )
 
     assert page_count(db) == 1
+
+
+def test_ensure_root_page_says_whether_this_call_created_it(db: Database) -> None:
+    initiative = make_initiative(db)
+    root, created = db.pages.ensure_root_page(initiative.id)
+    again, created_again = db.pages.ensure_root_page(initiative.id)
+    assert created is True and created_again is False
+    assert again.id == root.id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from codewalkers.content import markdown_to_tiptap
@@ -49,14 +48,8 @@ def ensure_root_page(db: Database, initiative_id: str) -> tuple[Page, bool]:
     """The initiative's root page and whether this call created it; emits nothing (the
     caller emits ``page:created`` for a new root, after its other writes).
     """
-    existing: Page | None = db.pages.find_root_page(initiative_id)
-    if existing is not None:
-        return existing, False
-    # A root stamped before we looked was made by another process in between, not by us.
-    now = datetime.now(UTC)
-    looked = now.replace(microsecond=now.microsecond // 1000 * 1000)  # stored to the ms
-    root: Page = db.pages.get_or_create_root_page(initiative_id)
-    return root, root.created_at >= looked
+    result: tuple[Page, bool] = db.pages.ensure_root_page(initiative_id)
+    return result
 
 
 def root_page(db: Database, initiative_id: str) -> Page:

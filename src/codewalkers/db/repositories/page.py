@@ -18,3 +18,7 @@ class PageRepository(CrudRepository[Page], Protocol):
     def get_or_create_root_page(self, initiative_id: str) -> Page:
         """The one root page of the initiative, created if missing (race-free)."""
         ...
+
+    def ensure_root_page(self, initiative_id: str) -> tuple[Page, bool]:
+        """The root page and whether this call created it (race-free)."""
+        ...

@@ -126,17 +126,23 @@ class SqlPageRepository(SqlRepository[Page]):
         Safe under concurrency: however many processes call it at once, the initiative ends
         with exactly one root page. Raises ``ReferenceNotFoundError`` for an unknown initiative.
         """
+        return self.ensure_root_page(initiative_id)[0]
+
+    def ensure_root_page(self, initiative_id: str) -> tuple[Page, bool]:
+        """Like :meth:`get_or_create_root_page`, and whether this call inserted the page
+        (the insert itself says so: ``ON CONFLICT DO NOTHING`` returns no row to a loser).
+        """
         check_id(initiative_id, "initiative_id")
         # Nearly every call finds the root: look without taking the write lock first.
         found = self._prepared_one(_ROOT, {"initiative_id": initiative_id})
         if found is not None:
-            return found
+            return found, False
         statement = self._root(initiative_id)
 
-        def work(connection: Connection) -> Page:
+        def work(connection: Connection) -> tuple[Page, bool]:
             row = connection.execute(statement).first()
             if row is not None:
-                return self._record(row)
+                return self._record(row), False
             name = connection.execute(
                 select(schema.initiatives.c.name).where(schema.initiatives.c.id == initiative_id)
             ).scalar()
@@ -156,8 +162,10 @@ class SqlPageRepository(SqlRepository[Page]):
                 .on_conflict_do_nothing(index_elements=["initiative_id"], index_where=_IS_ROOT)
                 .returning(*self._columns)
             )
-            row = connection.execute(insert).first() or connection.execute(statement).one()
-            return self._record(row)
+            inserted = connection.execute(insert).first()
+            if inserted is not None:
+                return self._record(inserted), True
+            return self._record(connection.execute(statement).one()), False
 
         return self._write(work)
 
