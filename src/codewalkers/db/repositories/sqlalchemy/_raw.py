@@ -63,6 +63,13 @@ class _Compiled:
         self.binds: list[tuple[str, str | None, Any, Callable[[Any], Any] | None]] = []
         for name in names:
             bind = compiled.binds[name]
+            if bind.expanding or bind.literal_execute:
+                # Their SQL is only complete once SQLAlchemy renders the values at execution
+                # time, which the fast path skips: the compiled string could not run.
+                raise TypeError(
+                    f"the fast path cannot run a statement with an expanding (IN list) or "
+                    f"literal-execute parameter ({name!r}); run it through SQLAlchemy instead"
+                )
             convert = bind_converter(bind.type)
             if bind.required:
                 self.binds.append((name, bind.key, None, convert))
