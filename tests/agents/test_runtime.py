@@ -236,4 +236,6 @@ def test_bad_spawn_input_changes_nothing(db: Database, runtime: AgentRuntime) ->
         runtime.spawn(SpawnRequest(task_id="nope"))
     with pytest.raises(ValidationError, match="unknown provider"):
         runtime.spawn(SpawnRequest(provider="nobody"))
+    with pytest.raises(ValidationError, match="unknown mode"):
+        runtime.spawn(SpawnRequest(mode="dance"))
     assert len(db.agents.find_all()) == before

@@ -159,6 +159,11 @@ class AgentRuntime:
             raise ValidationError(
                 f"provider {provider.name!r}: executable {executable!r} not found"
             )
+        modes = {str(m) for m in AgentMode}
+        if request.mode is not None and request.mode not in modes:
+            raise ValidationError(
+                f"unknown mode {request.mode!r} (modes: {', '.join(sorted(modes))})"
+            )
         mode = AgentMode(request.mode) if request.mode else AgentMode.EXECUTE
         task = self.db.tasks.find_by_id(request.task_id) if request.task_id else None
         if request.task_id and task is None:
