@@ -180,14 +180,23 @@ def test_cw_secret_key_overrides_the_key_file(
 ) -> None:
     credentials = tmp_path / "credentials.json"
     credentials.write_text(SECRET)
+    file_key = (workspace / ".cw" / "secret.key").read_text().strip()
+    add = ("account", "add", "a@example.com", "--credentials-file", str(credentials))
+    # The variable wins over the file: another key in it is the one checked, and refused
+    # (the database remembers the key that encrypts it), with nothing written.
     monkeypatch.setenv("CW_SECRET_KEY", KEY)
-    code, out, err = run("account", "add", "a@example.com", "--credentials-file", str(credentials))
+    code, out, err = run(*add)
+    assert code == 1 and out == ""
+    assert err.startswith("error: this database's secrets are encrypted with the key")
+    assert err.count("\n") == 1 and SECRET not in err and KEY not in err
+    monkeypatch.setenv("CW_SECRET_KEY", file_key)
+    code, out, err = run(*add)
     assert code == 0, err
     monkeypatch.delenv("CW_SECRET_KEY")
-    code, out, err = run("account", "list", "--json")  # the file's key is another key
-    assert code == 1 and out == ""
-    assert err.startswith("error: cannot decrypt account credentials: wrong secret key")
-    assert err.count("\n") == 1 and SECRET not in err
+    code, out, err = run("account", "list", "--json")
+    assert code == 0, err
+    assert [a["email"] for a in json.loads(out)] == ["a@example.com"]
+    assert SECRET not in out
 
 
 def test_init_with_cw_secret_key_set_writes_no_key_file(
