@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,3 +118,24 @@ def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequ
 
     request.addfinalizer(drop)
     return url.render_as_string(hide_password=False)
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project built as a wheel once per run (several tests look inside it)."""
+    wheels = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from hatchling.build import build_wheel; build_wheel({str(wheels)!r})",
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = list(wheels.glob("*.whl"))
+    return wheel

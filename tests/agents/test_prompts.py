@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -24,7 +22,6 @@ from codewalkers.agents.workdir import (
     render_resume_with_message,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 TASK = TaskInput(
     id="Tk1",
@@ -125,20 +122,8 @@ def test_the_package_carries_every_template() -> None:
 
 
 @pytest.mark.slow
-def test_a_built_wheel_contains_the_templates(tmp_path: Path) -> None:
-    wheels = tmp_path / "dist"
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            f"from hatchling.build import build_wheel; build_wheel({str(wheels)!r})",
-        ],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
-    )
-    [wheel] = list(wheels.glob("*.whl"))
-    with zipfile.ZipFile(wheel) as archive:
+def test_a_built_wheel_contains_the_templates(built_wheel: Path) -> None:
+    with zipfile.ZipFile(built_wheel) as archive:
         names = set(archive.namelist())
     for name in (*MODES, *HELPER_PROMPTS, "_contract", "_planning-output"):
         assert f"codewalkers/agents/prompts/{name}.md" in names

@@ -32,7 +32,6 @@ from codewalkers.db import (
 from codewalkers.db.engine import WRITE, alembic_config, create_engine
 from codewalkers.db.schema import metadata
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -364,20 +363,10 @@ def test_the_package_carries_its_migrations() -> None:
 
 
 @pytest.mark.slow
-def test_a_built_wheel_contains_the_migrations_and_can_migrate(tmp_path: Path) -> None:
-    wheels = tmp_path / "dist"
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            f"from hatchling.build import build_wheel; build_wheel({str(wheels)!r})",
-        ],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
-    )
-    [wheel] = list(wheels.glob("*.whl"))
-    with zipfile.ZipFile(wheel) as archive:
+def test_a_built_wheel_contains_the_migrations_and_can_migrate(
+    tmp_path: Path, built_wheel: Path
+) -> None:
+    with zipfile.ZipFile(built_wheel) as archive:
         names = set(archive.namelist())
         archive.extractall(tmp_path / "site")
     migration_files = {

@@ -434,7 +434,7 @@ class AgentRuntime:
                 changes["session_id"] = session_id
             if results:
                 last = results[-1]
-                result = dict(agent.result) if isinstance(agent.result, dict) else {}
+                result = result_of(agent)
                 cost = result.get("cost_usd") or 0.0
                 if last.cost_usd is not None:
                     cost += last.cost_usd
@@ -506,7 +506,7 @@ class AgentRuntime:
             committed = []
         now = utcnow()
         with self.db.transaction():
-            result = dict(agent.result) if isinstance(agent.result, dict) else {}
+            result = result_of(agent)
             if committed:
                 result["committed_by_coordinator"] = committed
             if signal.status == "done":
@@ -594,7 +594,7 @@ class AgentRuntime:
     def _finish_stopped(self, agent: Agent, reason: str, exit_code: int | None) -> None:
         committed = self._commit_leftovers(agent, f"it was stopped ({reason})")
         with self.db.transaction():
-            result = dict(agent.result) if isinstance(agent.result, dict) else {}
+            result = result_of(agent)
             if committed:
                 result["committed_by_coordinator"] = committed
             updated = self.db.agents.update(
@@ -772,9 +772,7 @@ class AgentRuntime:
             with self.db.transaction():
                 account = self.db.accounts.mark_exhausted(previous, until)
                 events.emit(self.db, events.ACCOUNT_EXHAUSTED, account, message=limit.message)
-        failovers = (
-            (agent.result or {}).get("failovers", 0) if isinstance(agent.result, dict) else 0
-        )
+        failovers = int(result_of(agent).get("failovers", 0))
         if failovers >= self.settings.max_failovers:
             self._finish_stopped(agent, "too many usage-limit failovers", exit_code)
             return
@@ -800,7 +798,7 @@ class AgentRuntime:
                 agent.session_id,
             )
         with self.db.transaction():
-            result = dict(agent.result) if isinstance(agent.result, dict) else {}
+            result = result_of(agent)
             result["failovers"] = int(result.get("failovers", 0)) + 1
             switched = self.db.agents.update(agent.id, account_id=account.id, result=result)
             events.emit(
@@ -1006,6 +1004,11 @@ class AgentRuntime:
             )
             done.append((agent.name, "adopted" if alive else "finishing"))
         return done
+
+
+def result_of(agent: Agent) -> dict[str, Any]:
+    """A copy of the agent's result object to update (empty when it has none)."""
+    return dict(agent.result) if isinstance(agent.result, dict) else {}
 
 
 def _ms(moment: datetime | None) -> int | None:
