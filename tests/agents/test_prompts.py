@@ -22,7 +22,6 @@ from codewalkers.agents.workdir import (
     render_resume_with_message,
 )
 
-
 TASK = TaskInput(
     id="Tk1",
     name="Store sessions",

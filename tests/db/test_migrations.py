@@ -32,8 +32,6 @@ from codewalkers.db import (
 from codewalkers.db.engine import WRITE, alembic_config, create_engine
 from codewalkers.db.schema import metadata
 
-
-
 # --- helpers ----------------------------------------------------------------------------
 
 
