@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from codewalkers.server.events import EventHub, EventSettings
 from codewalkers.server.models import Health, ServerStatus
 from codewalkers.server.routes import ROUTERS
 from codewalkers.server.routes._common import bearer
+from codewalkers.services.runtime import AgentRuntime
 
 
 def codewalkers_version() -> str:
@@ -35,9 +37,15 @@ def create_app(
     token: str,
     allowed_hosts: list[str],
     events: EventSettings | None = None,
+    runtime: AgentRuntime | None = None,
 ) -> FastAPI:
     """The HTTP API over ``db``. Every request needs ``Authorization: Bearer <token>``
     (except ``GET /health``) and a ``Host`` header in ``allowed_hosts`` (``"host:port"``).
+
+    With ``runtime`` (the coordinator, ``cw start``) the app starts it when it starts
+    (reconciling the agents a previous run left) and closes it when it stops; the agents'
+    processes outlive it and are adopted at the next start. Without one, the endpoints that
+    spawn, stop or resume agents answer 503.
 
     The app does not own ``db``: the caller closes it after the app has shut down.
     """
@@ -48,7 +56,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
         try:
-            yield
+            if runtime is not None:
+                await asyncio.to_thread(runtime.start)
+            try:
+                yield
+            finally:
+                if runtime is not None:
+                    await asyncio.to_thread(runtime.close)
         finally:
             await hub.stop()
 
@@ -61,6 +75,7 @@ def create_app(
     )
     app.state.db = db
     app.state.events = hub
+    app.state.runtime = runtime
     errors.install(app)
 
     @app.get("/health", response_model=Health, tags=["server"])

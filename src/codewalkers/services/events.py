@@ -40,6 +40,8 @@ Event                            Payload
 ``page:deleted``                 the page as it was
 ``project:created``              the project
 ``project:linked``               ``initiative_id``, ``project_ids`` (exactly those now linked)
+``project:synced``               the project, ``cloned``, ``default_branch``, ``head_commit``
+``project:sync_failed``          the project, ``error`` (one line, no credentials in URLs)
 ``account:created|claimed``      the account without secrets (``has_credentials`` instead)
 ``account:exhausted``            the account without secrets
 ``account:exhaustion_cleared``   ``cleared`` (how many accounts became available again)
@@ -97,6 +99,8 @@ PAGE_DELETED: Final = "page:deleted"
 
 PROJECT_CREATED: Final = "project:created"
 PROJECT_LINKED: Final = "project:linked"
+PROJECT_SYNCED: Final = "project:synced"
+PROJECT_SYNC_FAILED: Final = "project:sync_failed"
 
 ACCOUNT_CREATED: Final = "account:created"
 ACCOUNT_EXHAUSTED: Final = "account:exhausted"

@@ -45,7 +45,8 @@ from codewalkers.db import (
     ValidationError,
 )
 from codewalkers.services import events
-from codewalkers.services.agents import find_agent
+from codewalkers.services import projects as project_service
+from codewalkers.services.agents import describe, find_agent
 from codewalkers.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,10 @@ class AgentRuntime:
                 )
             except Exception as exc:
                 self._crash(agent, f"spawn failed: {exc}")
+                if isinstance(exc, (git.GitError, projects.ProjectError, process.SpawnError)):
+                    raise ConflictError(f"agent {agent.name} could not start: {exc}") from exc
+                if isinstance(exc, accountdir.AccountConfigError):
+                    raise ValidationError(f"agent {agent.name} could not start: {exc}") from exc
                 raise
 
     def _prepare_workdir(self, agent: Agent, linked: list[Project], request: SpawnRequest) -> None:
@@ -233,7 +238,9 @@ class AgentRuntime:
         branch = f"{branch_root}/{leaf}"
         made = []
         for project in linked:
-            projects.sync_project(self.paths, project.name, project.url, project.default_branch)
+            synced = project_service.sync_project(self.db, self.paths, project)
+            if synced.error is not None:
+                raise ConflictError(f"project {project.name}: {synced.error}")
             start = (request.start_points or {}).get(project.name) or self._start_point(
                 project, initiative.branch if initiative else None
             )
@@ -1056,18 +1063,6 @@ def workspace_identity(workspace: Workspace) -> str:
     path = workspace.state_dir / "workspace-id"
     create_private_file(path, new_id() + "\n")
     return path.read_text(encoding="ascii").strip()
-
-
-def describe(agent: Agent) -> dict[str, Any]:
-    """What ``cw agent result`` shows."""
-    return {
-        "name": agent.name,
-        "status": str(agent.status),
-        "status_reason": agent.status_reason,
-        "result": agent.result,
-        "pending_questions": agent.pending_questions,
-        "exit_code": agent.exit_code,
-    }
 
 
 __all__ = [

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from codewalkers.cli._common import JsonOption, database, emit, ok, show_table
+from codewalkers.agents.paths import RuntimePaths
+from codewalkers.cli._common import JsonOption, database, emit, ok, show_table, workspace
 from codewalkers.services import projects
 
 # Nanoids may start with "-": take such an argument as the id, not as an unknown option.
@@ -58,3 +59,42 @@ def link(
     with database() as db:
         rows = projects.link_projects(db, initiative_id, project_ids)
     emit(rows, json_output, lambda: show_table(rows, COLUMNS, "no projects linked"))
+
+
+@app.command("sync", context_settings=ID_ARGS, epilog="Example: cw project sync api")
+def sync(
+    name: Annotated[
+        str | None, typer.Argument(help="The project's name or id (default: every project).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Clone (first time) or fetch the workspace's own copy of a project, under
+    .cw/repos/NAME.git; agents' worktrees are made from it. Exits 1 if any sync failed."""
+    paths = RuntimePaths.for_workspace(workspace())
+    with database() as db:
+        results = projects.sync_projects(db, paths, name)
+    data = [
+        {
+            "project": result.project,
+            "cloned": result.cloned,
+            "default_branch": result.default_branch,
+            "head_commit": result.head_commit,
+            "error": result.error,
+        }
+        for result in results
+    ]
+
+    def human() -> None:
+        if not results:
+            ok("no projects")
+        for result in results:
+            if result.error is not None:
+                ok(f"{result.project.name}: sync failed: {result.error}")
+                continue
+            verb = "cloned" if result.cloned else "fetched"
+            head = (result.head_commit or "no commits")[:12]
+            ok(f"{result.project.name}: {verb} ({result.default_branch} at {head})")
+
+    emit(data, json_output, human)
+    if any(result.error is not None for result in results):
+        raise typer.Exit(1)

@@ -78,6 +78,7 @@ def start(
                 port=port,
                 token=token,
                 events=runner.event_settings_from_env(),
+                workspace=here,
             )
     except ServerError as exc:
         raise CliError(str(exc)) from exc
