@@ -431,6 +431,12 @@ def branch_exists(repo: Path, branch: str) -> bool:
     return ref_exists(repo, f"refs/heads/{branch}")
 
 
+def local_branches(repo: Path, prefix: str = "") -> list[str]:
+    """The local branches whose names start with ``prefix`` (short names, sorted)."""
+    out = run_git(["for-each-ref", "--format=%(refname:short)", "refs/heads/"], repo)
+    return sorted(name for name in out.splitlines() if name.startswith(prefix))
+
+
 def create_branch(repo: Path, branch: str, start: str) -> str:
     """Create the local branch at ``start`` (no upstream); return its commit. Raises
     :class:`GitError` when it exists, the name is invalid or ``start`` names no commit.

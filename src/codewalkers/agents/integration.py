@@ -35,8 +35,13 @@ Exceptions (all are :class:`~codewalkers.agents.git.GitError`, as are git's own 
     ├── PushRejectedError         the remote has commits the pushed branch lacks
     └── IntegrationError          a merge cannot be attempted as asked
         ├── BranchNotFoundError   neither a local branch nor origin/<name> (nor a commit)
-        └── BranchDivergedError   the local branch and origin/<name> both have commits the
-                                  other lacks, and they cannot be reconciled automatically
+        ├── BranchDivergedError   the local branch and origin/<name> both have commits the
+        │                         other lacks, and they cannot be reconciled automatically
+        └── BranchNameClashError  git cannot have both ``a/b`` and ``a/b/c`` as branches
+
+Branch names: git keeps ``refs/heads/cw/x`` as a file, so ``cw/x`` and ``cw/x/y`` cannot both
+exist. A branch made from another (phase from initiative, task from phase) is therefore its
+sibling, not its child: :func:`child_branch` (``cw/user-auth`` → ``cw/user-auth--api``).
 """
 
 from __future__ import annotations
@@ -61,11 +66,13 @@ __all__ = [
     "STALE_LOCK_SECONDS",
     "BranchDivergedError",
     "BranchInUseError",
+    "BranchNameClashError",
     "BranchNotFoundError",
     "IntegrationError",
     "Integrator",
     "MergeOutcome",
     "PushRejectedError",
+    "child_branch",
     "ensure_branch",
 ]
 
@@ -114,6 +121,33 @@ class BranchDivergedError(IntegrationError):
         )
 
 
+class BranchNameClashError(IntegrationError):
+    """``a/b`` exists, so ``a/b/c`` cannot (or the other way round): git keeps a branch as a
+    file named like its path.
+    """
+
+    def __init__(self, repo: Path, branch: str, existing: str) -> None:
+        self.branch = branch
+        self.existing = existing
+        super().__init__(
+            ["git", "-C", os.fspath(repo), "branch", branch],
+            f"branch {branch!r} cannot exist beside the branch {existing!r} (git cannot have "
+            "both a/b and a/b/c); name it as a sibling, e.g. with child_branch()",
+        )
+
+
+#: What joins a parent branch's name and a child's leaf (see :func:`child_branch`).
+CHILD_SEPARATOR: Final = "--"
+
+
+def child_branch(parent: str, leaf: str) -> str:
+    """The name of a branch made from ``parent``: ``cw/user-auth`` + ``api`` →
+    ``cw/user-auth--api``. A sibling of ``parent`` in git's ref tree, never below it, so both
+    can exist (see the module docstring).
+    """
+    return f"{parent}{CHILD_SEPARATOR}{leaf}"
+
+
 @dataclass(frozen=True, slots=True)
 class MergeOutcome:
     """What :meth:`Integrator.merge` did. Exactly one of ``merged``, ``already_merged`` and
@@ -136,10 +170,14 @@ def ensure_branch(repo: Path, branch: str, start_point: str) -> bool:
     it (so both machines share one history), else at ``start_point`` (a local branch, else
     ``origin/<start_point>``, or a commit). An existing branch is left as it is. Safe to call
     concurrently. Raises :class:`~codewalkers.agents.git.GitError` for an invalid name or a
-    start point that names no commit.
+    start point that names no commit, :class:`BranchNameClashError` when ``a/b`` and
+    ``a/b/c`` would both exist.
     """
     if git.branch_exists(repo, branch):
         return False
+    clash = _clashing_branch(repo, branch)
+    if clash is not None:
+        raise BranchNameClashError(repo, branch, clash)
     pushed = git.resolve_commit(repo, f"refs/remotes/{git.REMOTE}/{branch}")
     try:
         git.create_branch(repo, branch, pushed or start_point)
@@ -392,6 +430,19 @@ def _tip(repo: Path, name: str, *, strict: bool) -> str:
     if found is None:
         raise BranchNotFoundError(repo, name)
     return found
+
+
+def _clashing_branch(repo: Path, branch: str) -> str | None:
+    """An existing branch that keeps ``branch`` from being created: one whose name is a
+    directory of ``branch`` (``a`` for ``a/b``) or below it (``a/b/c``).
+    """
+    parts = branch.split("/")
+    for depth in range(1, len(parts)):
+        parent = "/".join(parts[:depth])
+        if git.branch_exists(repo, parent):
+            return parent
+    below = git.local_branches(repo, f"{branch}/")
+    return below[0] if below else None
 
 
 def _target_base(repo: Path, local: str | None, remote: str | None) -> tuple[str, str | None]:
