@@ -20,8 +20,10 @@ from codewalkers.agents import git
 from codewalkers.agents.git import BranchInUseError, PushRejectedError
 from codewalkers.agents.integration import (
     BranchDivergedError,
+    BranchNameClashError,
     BranchNotFoundError,
     Integrator,
+    child_branch,
     ensure_branch,
 )
 from codewalkers.agents.paths import RuntimePaths
@@ -134,6 +136,20 @@ def test_ensure_branch_takes_the_copy_another_machine_pushed(project: Project) -
     project.integrator.fetch()
     assert ensure_branch(project.repo, "cw/pushed", "main") is True
     assert project.tip("cw/pushed") == pushed
+
+
+def test_a_branch_made_from_another_is_its_sibling_because_git_cannot_nest_them(
+    project: Project,
+) -> None:
+    phase = child_branch("cw/nest", "api")
+    assert phase == "cw/nest--api"
+    ensure_branch(project.repo, "cw/nest", "main")
+    assert ensure_branch(project.repo, phase, "cw/nest") is True
+    with pytest.raises(BranchNameClashError, match="'cw/nest'"):
+        ensure_branch(project.repo, "cw/nest/api", "cw/nest")
+    ensure_branch(project.repo, "cw/deep/er", "main")
+    with pytest.raises(BranchNameClashError, match="'cw/deep/er'"):
+        ensure_branch(project.repo, "cw/deep", "main")
 
 
 def test_ensure_branch_from_an_unknown_start_point_fails(project: Project) -> None:
@@ -270,6 +286,35 @@ def test_two_threads_merging_into_one_target_take_turns(project: Project) -> Non
     assert sorted(subjects[:4]) == [f"Merge {name}" for name in names]
     tip = project.tip("cw/race")
     assert [project.show(tip, f"race-{name}.txt") for name in names] == names
+
+
+def test_another_process_holding_the_project_lock_is_waited_for(project: Project) -> None:
+    import fcntl
+
+    ensure_branch(project.repo, "cw/wait", "main")
+    project.work("cw/wait--task", {"wait.txt": "wait\n"}, start="cw/wait")
+    lock_file = project.integrator.worktree.parent / ".project.lock"
+    done = threading.Event()
+    # Another open of the lock file stands for another process (flock is per open file).
+    with open(lock_file, "a+b") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        thread = threading.Thread(
+            target=lambda: (project.integrator.merge("cw/wait", "cw/wait--task"), done.set())
+        )
+        thread.start()
+        assert not done.wait(0.5)
+        before = project.tip("cw/wait")
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+    thread.join(timeout=60)
+    assert done.is_set() and project.tip("cw/wait") != before
+
+
+def test_merge_can_fetch_first(project: Project) -> None:
+    project.remote.branch_from("cw/fetched")
+    project.remote.branch_from("cw/fetched--task", "cw/fetched")
+    task = project.elsewhere({"fetched.txt": "far\n"}, branch="cw/fetched--task")
+    outcome = project.integrator.merge("cw/fetched", "cw/fetched--task", fetch=True)
+    assert outcome.merged and outcome.source_commit == task
 
 
 # --- a crash in the middle ----------------------------------------------------------------------

@@ -243,10 +243,12 @@ class Integrator:
 
     # --- merges --------------------------------------------------------------------------
 
-    def merge(self, target: str, source: str, message: str | None = None) -> MergeOutcome:
+    def merge(
+        self, target: str, source: str, message: str | None = None, *, fetch: bool = False
+    ) -> MergeOutcome:
         """Merge ``source`` into the local branch ``target`` with a merge commit (see the
-        module docstring); nothing is pushed (:meth:`push`) and nothing fetched
-        (:meth:`fetch` first when other machines push).
+        module docstring). Nothing is pushed (:meth:`push`); with ``fetch`` the remote's
+        branches are fetched first, under the same lock (when other machines push).
 
         Returns the outcome: merged, already merged (nothing done) or conflicted (aborted,
         the target unchanged, the files named). Raises :class:`BranchInUseError` when the
@@ -259,6 +261,8 @@ class Integrator:
         message = message or f"Merge branch '{source}' into {target}"
         with self._lock.hold():
             repo = self._require_clone()
+            if fetch:
+                git.fetch(repo)
             self._refuse_checked_out(repo, target)
             source_sha = _tip(repo, source, strict=True)
             local = git.resolve_commit(repo, f"refs/heads/{target}")
