@@ -136,8 +136,8 @@ class PushRejectedError(GitError):
             argv,
             1,
             detail,
-            f"the remote refused the push of {branch!r} ({detail}): it has commits this "
-            "branch lacks; fetch and merge them first",
+            f"git push {REMOTE} {branch} was refused ({detail}): the remote has commits "
+            "this branch lacks; fetch and merge them first",
         )
 
 
