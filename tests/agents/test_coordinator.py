@@ -8,6 +8,7 @@ A few thorough journeys; the finer cases of each decision are in ``test_runtime.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -83,10 +84,8 @@ def _kill_agents(space: Workspace) -> None:
     for info in space.root.glob("agent-workdirs/*/.cw/output/cw-fake-runs.jsonl"):
         for line in info.read_text().splitlines():
             pid = json.loads(line)["pid"]
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def plan(space: Workspace, remote: Remote, *descriptions: str) -> list[str]:
@@ -96,9 +95,7 @@ def plan(space: Workspace, remote: Remote, *descriptions: str) -> list[str]:
     initiative = space.ok("initiative", "create", "Ship it", "--project", project["id"])
     phase = space.ok("phase", "create", "--initiative", initiative["id"], "Build")
     return [
-        space.ok("task", "create", f"Task {n}", "--phase", phase["id"], "--description", text)[
-            "id"
-        ]
+        space.ok("task", "create", f"Task {n}", "--phase", phase["id"], "--description", text)["id"]
         for n, text in enumerate(descriptions, 1)
     ]
 
@@ -224,7 +221,7 @@ def test_sync_then_ask_answer_commit_done_and_delete_through_the_coordinator(
     worktree = space.root / "agent-workdirs" / name / "app"
     assert (worktree / "choice.txt").read_text() == "blue large\n"
     branch = run_git(["rev-parse", "--abbrev-ref", "HEAD"], worktree).strip()
-    assert branch.startswith("cw/ship-it/task-1-")
+    assert branch.startswith("cw/ship-it--task-1-")
     assert "Record the choice" in run_git(["log", "--format=%s", "-1"], worktree)
 
     text = log_text(coordinator, name)

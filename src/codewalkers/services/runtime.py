@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from codewalkers.agents import accountdir, git, process, projects, workdir
+from codewalkers.agents import accountdir, git, integration, process, projects, workdir
 from codewalkers.agents.output import Result, SessionStarted, UsageLimit
 from codewalkers.agents.paths import RuntimePaths
 from codewalkers.agents.providers import Provider, load_providers
@@ -88,6 +88,8 @@ class SpawnRequest:
     #: initiative branch when it exists, else the project's default branch).
     start_points: dict[str, str] | None = None
     model: str | None = None
+    #: The agent's branch in every project (default: ``<initiative branch>--<task>-<id8>``).
+    branch: str | None = None
 
 
 def utcnow() -> datetime:
@@ -235,7 +237,8 @@ class AgentRuntime:
             f"cw/{slug(initiative.name)}" if initiative else "cw/errand"
         )
         leaf = f"{slug(task.name) if task else agent.mode}-{(task.id if task else agent.id)[:8]}"
-        branch = f"{branch_root}/{leaf}"
+        # Siblings, not children: git cannot hold both `cw/x` and `cw/x/y` (integration.py).
+        branch = request.branch or integration.child_branch(branch_root, leaf)
         made = []
         for project in linked:
             synced = project_service.sync_project(self.db, self.paths, project)
