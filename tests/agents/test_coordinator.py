@@ -393,3 +393,13 @@ def test_hang_garbage_crash_and_stop_leave_the_coordinator_serving_and_no_proces
     assert get(coordinator, "/status")["status"] == "ok"
     listed = space.cw("agent", "list")
     assert listed.code == 0 and all(name in listed.stdout for name in names.values())
+
+
+def test_a_broken_provider_config_stops_cw_start_naming_the_key(space: Workspace) -> None:
+    with (space.root / ".cwrc").open("a", encoding="utf-8") as cwrc:
+        cwrc.write('\n[providers.mybot]\ndialect = "klingon"\n')
+    for argv in (("start", "--port", str(free_port())), ("start", "--detach")):
+        done = space.cw(*argv)
+        assert done.code == 1 and done.stdout == ""
+        assert "providers.mybot" in done.stderr and done.stderr.count("\n") == 1
+    assert not (space.state / "server.pid").exists()

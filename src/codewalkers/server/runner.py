@@ -336,6 +336,19 @@ def event_settings_from_env() -> EventSettings:
     )
 
 
+def check_agent_settings(workspace: Workspace) -> None:
+    """``ServerError`` naming the key when the workspace's ``[providers.*]`` or ``[agents]``
+    settings cannot run agents (checked before anything starts)."""
+    from codewalkers.agents.providers import ProviderConfigError, load_providers
+    from codewalkers.agents.settings import AgentSettings, AgentSettingsError
+
+    try:
+        load_providers(workspace.settings)
+        AgentSettings.from_settings(workspace.settings)
+    except (ProviderConfigError, AgentSettingsError) as exc:
+        raise ServerError(f"{workspace.root / '.cwrc'}: {exc}") from exc
+
+
 def serve(
     db: Database,
     *,
@@ -354,8 +367,6 @@ def serve(
     """
     import uvicorn
 
-    from codewalkers.agents.providers import ProviderConfigError
-    from codewalkers.agents.settings import AgentSettingsError
     from codewalkers.server.app import create_app
     from codewalkers.server.auth import allowed_hosts_for
     from codewalkers.services.runtime import AgentRuntime
@@ -364,10 +375,8 @@ def serve(
         raise ServerError(f"port {port} on {host} is already in use; choose another with --port")
     runtime = None
     if workspace is not None:
-        try:
-            runtime = AgentRuntime(db, workspace)
-        except (ProviderConfigError, AgentSettingsError) as exc:
-            raise ServerError(f"{workspace.root / '.cwrc'}: {exc}") from exc
+        check_agent_settings(workspace)
+        runtime = AgentRuntime(db, workspace)
     app = create_app(
         db,
         token=token,
