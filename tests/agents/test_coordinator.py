@@ -338,8 +338,8 @@ def test_usage_limits_fail_over_then_wait_for_the_reset_and_resume_by_themselves
     assert [(e["payload"]["from_account_id"], e["payload"]["to_account_id"]) for e in switched][
         :1
     ] == [(first, second)]
-    exhausted = {a["id"] for a in space.ok("account", "list") if a["is_exhausted"]}
-    assert exhausted == {first, second}
+    exhausted = [e["entity_id"] for e in events(coordinator) if e["type"] == "account:exhausted"]
+    assert set(exhausted) == {first, second}
 
     done = wait_agent(coordinator, name, status_is("idle", "crashed"), timeout=90)
     assert done["status"] == "idle", done

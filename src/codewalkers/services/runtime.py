@@ -512,6 +512,10 @@ class AgentRuntime:
                 return
             self._commit_reminders.pop(agent.id, None)
             committed = self._commit_leftovers(agent, "it ended with them uncommitted")
+        elif signal.status in {"missing", "malformed"}:
+            # A crash: commit what it left before saying so, so that nothing is lost and
+            # whoever sees `crashed` finds the work on the branch.
+            committed = self._commit_leftovers(agent, "it crashed with them uncommitted")
         else:
             committed = []
         now = utcnow()
@@ -597,9 +601,6 @@ class AgentRuntime:
                 if agent.task_id:
                     self._set_task(agent.task_id, TaskStatus.BLOCKED)
                 events.emit(self.db, events.AGENT_CRASHED, updated, reason=reason)
-        if signal.status in {"missing", "malformed"}:
-            # After a crash, commit what it left so that nothing is lost.
-            self._commit_leftovers(agent, "it crashed with them uncommitted")
 
     def _finish_stopped(self, agent: Agent, reason: str, exit_code: int | None) -> None:
         committed = self._commit_leftovers(agent, f"it was stopped ({reason})")
