@@ -87,6 +87,10 @@ class SpawnRequest:
     #: initiative branch when it exists, else the project's default branch).
     start_points: dict[str, str] | None = None
     model: str | None = None
+    #: The agent's branch (default: ``<initiative branch>/<task-slug>-<id>``). The executor
+    #: names it, because a branch cannot live under the initiative branch's name once that
+    #: branch exists (git refuses ``cw/x/y`` beside ``cw/x``).
+    branch: str | None = None
 
 
 def utcnow() -> datetime:
@@ -230,7 +234,7 @@ class AgentRuntime:
             f"cw/{slug(initiative.name)}" if initiative else "cw/errand"
         )
         leaf = f"{slug(task.name) if task else agent.mode}-{(task.id if task else agent.id)[:8]}"
-        branch = f"{branch_root}/{leaf}"
+        branch = request.branch or f"{branch_root}/{leaf}"
         made = []
         for project in linked:
             projects.sync_project(self.paths, project.name, project.url, project.default_branch)

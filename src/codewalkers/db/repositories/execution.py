@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from codewalkers.db.enums import ExecutionState
+from codewalkers.db.enums import DispatchState, ExecutionState
 from codewalkers.db.records import Dispatch, Execution, Lease, Task
 
 
@@ -34,9 +34,18 @@ class ExecutionRepository(Protocol):
         """The initiative's dispatch rows, oldest first."""
         ...
 
-    def save_dispatch(self, task_id: str, **changes: Any) -> Dispatch:
-        """Create the task's dispatch row (its ``initiative_id`` taken from the task) or
-        change it. Raises ``ReferenceNotFoundError`` for an unknown task."""
+    def create_dispatch(self, task_id: str, **fields: Any) -> Dispatch | None:
+        """Create the task's dispatch row (its ``initiative_id`` taken from the task); ``None``
+        when it has one already. Raises ``ReferenceNotFoundError`` for an unknown task,
+        ``ValidationError`` for a task outside any initiative or an unknown field."""
+        ...
+
+    def update_dispatch(
+        self, task_id: str, *, expected_state: DispatchState | str | None = None, **changes: Any
+    ) -> Dispatch | None:
+        """Change the task's dispatch row (created first when missing) in one conditional
+        update: ``None`` when ``expected_state`` is given and the row is in another state
+        (someone else moved it first)."""
         ...
 
     def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:

@@ -42,9 +42,7 @@ def upgrade() -> None:
         sa.Column("state", sa.Text(), server_default=sa.text("'running'"), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
-        sa.CheckConstraint(
-            "state IN ('running', 'paused')", name=op.f("ck_executions_state_enum")
-        ),
+        sa.CheckConstraint("state IN ('running', 'paused')", name=op.f("ck_executions_state_enum")),
         sa.ForeignKeyConstraint(
             ["initiative_id"],
             ["initiatives.id"],

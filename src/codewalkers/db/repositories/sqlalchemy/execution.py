@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.dml import Insert
@@ -69,9 +69,12 @@ class SqlExecutionRepository:
 
         def work(connection: Connection) -> Execution:
             now = now_ms()
-            if connection.execute(
-                select(schema.initiatives.c.id).where(schema.initiatives.c.id == initiative_id)
-            ).first() is None:
+            if (
+                connection.execute(
+                    select(schema.initiatives.c.id).where(schema.initiatives.c.id == initiative_id)
+                ).first()
+                is None
+            ):
                 raise ReferenceNotFoundError(f"initiative {initiative_id!r} does not exist")
             connection.execute(
                 _insert_ignoring_conflict(connection, executions, "initiative_id").values(
@@ -123,39 +126,73 @@ class SqlExecutionRepository:
         rows = self._db.run(lambda c: c.execute(statement).all(), write=False)
         return [Dispatch(*row) for row in rows]
 
-    def save_dispatch(self, task_id: str, **changes: Any) -> Dispatch:
-        check_id(task_id, "task_id")
+    def _check_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
         unknown = set(changes) - _DISPATCH_FIELDS
         if unknown:
             raise ValidationError(f"dispatch: unknown field(s) {', '.join(sorted(unknown))}")
         if "state" in changes:
             changes["state"] = check_enum("state", changes["state"], DispatchState)
+        return changes
 
-        def work(connection: Connection) -> Dispatch:
-            now = now_ms()
-            owner = connection.execute(
-                select(tasks.c.initiative_id).where(tasks.c.id == task_id)
-            ).first()
-            if owner is None:
-                raise ReferenceNotFoundError(f"task {task_id!r} does not exist")
-            if owner[0] is None:
-                raise ValidationError(f"task {task_id!r} belongs to no initiative")
-            connection.execute(
-                _insert_ignoring_conflict(connection, dispatches, "task_id").values(
-                    id=new_id(),
-                    task_id=task_id,
-                    initiative_id=owner[0],
-                    created_at=now,
-                    updated_at=now,
-                )
+    def _insert_dispatch(
+        self, connection: Connection, task_id: str, fields: dict[str, Any]
+    ) -> bool:
+        owner = connection.execute(
+            select(tasks.c.initiative_id).where(tasks.c.id == task_id)
+        ).first()
+        if owner is None:
+            raise ReferenceNotFoundError(f"task {task_id!r} does not exist")
+        if owner[0] is None:
+            raise ValidationError(f"task {task_id!r} belongs to no initiative")
+        now = now_ms()
+        inserted = connection.execute(
+            _insert_ignoring_conflict(connection, dispatches, "task_id")
+            .values(
+                id=new_id(),
+                task_id=task_id,
+                initiative_id=owner[0],
+                **fields,
+                created_at=now,
+                updated_at=now,
             )
+            .returning(dispatches.c.id)
+        ).first()
+        return inserted is not None
+
+    def create_dispatch(self, task_id: str, **fields: Any) -> Dispatch | None:
+        check_id(task_id, "task_id")
+        values = self._check_changes(dict(fields))
+
+        def work(connection: Connection) -> Dispatch | None:
+            if not self._insert_dispatch(connection, task_id, values):
+                return None
             row = connection.execute(
-                update(dispatches)
-                .where(dispatches.c.task_id == task_id)
-                .values(**changes, updated_at=now)
-                .returning(*dispatches.c)
+                select(*dispatches.c).where(dispatches.c.task_id == task_id)
             ).one()
             return Dispatch(*row)
+
+        return self._db.run(work, write=True)
+
+    def update_dispatch(
+        self, task_id: str, *, expected_state: DispatchState | str | None = None, **changes: Any
+    ) -> Dispatch | None:
+        check_id(task_id, "task_id")
+        values = self._check_changes(dict(changes))
+        criteria = [dispatches.c.task_id == task_id]
+        if expected_state is not None:
+            expected = check_enum("expected_state", expected_state, DispatchState)
+            criteria.append(dispatches.c.state == expected)
+
+        def work(connection: Connection) -> Dispatch | None:
+            if expected_state is None:
+                self._insert_dispatch(connection, task_id, {})
+            row = connection.execute(
+                update(dispatches)
+                .where(*criteria)
+                .values(**values, updated_at=now_ms())
+                .returning(*dispatches.c)
+            ).first()
+            return None if row is None else Dispatch(*row)
 
         return self._db.run(work, write=True)
 
@@ -169,11 +206,11 @@ class SqlExecutionRepository:
             now = now_ms()
             expires = now + round(seconds * 1000)
             taken = connection.execute(
-                _insert_ignoring_conflict(connection, leases, "id").values(
-                    id=name, holder=holder, expires_at=expires, created_at=now, updated_at=now
-                )
-            ).rowcount
-            if taken == 1:
+                _insert_ignoring_conflict(connection, leases, "id")
+                .values(id=name, holder=holder, expires_at=expires, created_at=now, updated_at=now)
+                .returning(leases.c.id)
+            ).first()
+            if taken is not None:
                 return True
             renewed = connection.execute(
                 update(leases)
@@ -201,4 +238,3 @@ class SqlExecutionRepository:
         statement = select(*leases.c).where(leases.c.id == name)
         row = self._db.run(lambda c: c.execute(statement).first(), write=False)
         return None if row is None else Lease(*row)
-
