@@ -366,6 +366,7 @@ class Dispatch:
     agent_id: str | None
     reason: str | None
     merge_commit: str | None
+    resolutions: int
     created_at: datetime
     updated_at: datetime
 

@@ -367,7 +367,8 @@ executions = _table(
 
 # A task in the executor's hands: its state, how often it was given to an agent, when it may
 # be retried, which workspace's coordinator dispatched it and to which agent, why it waits or
-# was given up on, and the merge commit that brought its branch into the phase branch.
+# was given up on, the merge commit that brought its branch into the phase branch, and how
+# often its agent was asked to resolve a merge conflict.
 dispatches = _table(
     "dispatches",
     _id(),
@@ -380,6 +381,8 @@ dispatches = _table(
     _fk("agent_id", "agents.id", on_delete="SET NULL", index=True),
     Column("reason", Text),
     Column("merge_commit", Text),
+    # How often its agent was resumed to resolve a merge conflict.
+    Column("resolutions", Integer, nullable=False, server_default=text("0")),
     *_timestamps(),
     UniqueConstraint("task_id"),
 )

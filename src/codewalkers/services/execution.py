@@ -103,6 +103,9 @@ class DispatchSettings:
     #: long, at most ``backoff_max``.
     backoff: float = 30.0
     backoff_max: float = 900.0
+    #: How often a task's agent is resumed to resolve a merge conflict before the task is
+    #: ``blocked`` with the conflicting files named.
+    max_resolutions: int = 2
     #: Seconds a coordinator's lease on an initiative's bookkeeping or on a merge lasts
     #: without renewal: after a coordinator dies, another takes over after this long.
     lease_seconds: float = 60.0
@@ -465,6 +468,10 @@ class Executor:
         initiative's trouble: it is logged and reported in ``errors``."""
         report = TickReport()
         with self._lock:
+            # This coordinator's heartbeat: others recover its tasks once it expires.
+            self.db.execution.acquire_lease(
+                f"workspace:{self.workspace_id}", self.workspace_id, self.settings.lease_seconds
+            )
             plans: list[_Plan] = []
             for execution in self.db.execution.find_executions():
                 try:
@@ -520,12 +527,42 @@ class Executor:
     def _bookkeeping(self, plan: _Plan, report: TickReport) -> None:
         for row in list(plan.dispatches.values()):
             if row.state == DispatchState.DISPATCHED:
+                self._recover(plan, row, report)
+        for row in list(plan.dispatches.values()):
+            if row.state == DispatchState.DISPATCHED:
                 self._outcome(plan, row, report)
         for row in sorted(plan.dispatches.values(), key=lambda r: (r.updated_at, r.id)):
             if row.state == DispatchState.COMPLETED:
                 self._merge_task(plan, row, report)
         self._phases(plan, report)
         self._initiative_done(plan)
+
+    def _recover(self, plan: _Plan, row: Dispatch, report: TickReport) -> None:
+        """A task left in progress by a coordinator that stopped: ours, killed between the
+        claim and the agent's start (no agent recorded: adopt the agent if it was made,
+        else retry), or another workspace's whose heartbeat expired (retry here)."""
+        task = plan.tasks.get(row.task_id)
+        if task is None or task.status != TaskStatus.IN_PROGRESS:
+            return
+        if row.workspace_id == self.workspace_id:
+            if row.agent_id is not None:
+                return
+            agent = self.db.agents.find_by_task_id(task.id)
+            if agent is not None and agent.workspace_id == self.workspace_id:
+                updated = self.db.execution.update_dispatch(task.id, agent_id=agent.id)
+                if updated is not None:
+                    plan.dispatches[task.id] = updated
+                return
+            reason = "the coordinator stopped before its agent started"
+        else:
+            heartbeat = self.db.execution.find_lease(f"workspace:{row.workspace_id}")
+            if heartbeat is not None and heartbeat.expires_at > utcnow():
+                return
+            reason = f"its coordinator (workspace {row.workspace_id}) stopped"
+        if self._failed(plan, task, row, reason):
+            report.retried.append(task.id)
+        else:
+            report.blocked.append(task.id)
 
     def _outcome(self, plan: _Plan, row: Dispatch, report: TickReport) -> None:
         """What the end of a dispatched task's agent means (the runtime already set the
@@ -730,6 +767,9 @@ class Executor:
         if outcome == "busy":
             return
         if outcome == "conflicted":
+            if self._resolve(plan, task, row, conflicts):
+                report.retried.append(task.id)
+                return
             with self.db.transaction():
                 updated = self.db.execution.update_dispatch(
                     task.id,
@@ -761,6 +801,51 @@ class Executor:
         if updated is not None:
             plan.dispatches[task.id] = updated
             report.merged.append(task.id)
+
+    def _resolve(self, plan: _Plan, task: Task, row: Dispatch, conflicts: list[str]) -> bool:
+        """Hand a conflict back: the task's agent (of this workspace) is resumed on its
+        branch to merge the phase branch in and resolve the files; the merge is tried again
+        when it is done. False when that is not possible or was tried often enough."""
+        if row.resolutions >= self.settings.max_resolutions or not row.agent_id:
+            return False
+        agent = self.db.agents.find_by_id(row.agent_id)
+        if (
+            agent is None
+            or agent.workspace_id != self.workspace_id
+            or agent.status not in {AgentStatus.IDLE, AgentStatus.STOPPED, AgentStatus.CRASHED}
+        ):
+            return False
+        target = plan.phase_branch(task.phase_id or "")
+        files = ", ".join(f"`{name}`" for name in conflicts) or "(git names them)"
+        message = (
+            f"Your branch no longer merges cleanly into `{target}`: the merge conflicts in "
+            f"{files}. In each project worktree run `git merge {target}`, resolve the "
+            "conflicts keeping what both sides meant to do (the other tasks are in "
+            "`.cw/input/context/tasks.md`), run the tests, commit the merge, then write the "
+            "signal file. Do not abort the merge, rebase or switch branches; if you cannot "
+            "resolve it, signal an error naming the files and why."
+        )
+        with self.db.transaction():
+            updated = self.db.execution.update_dispatch(
+                task.id,
+                expected_state=DispatchState.COMPLETED,
+                state=DispatchState.DISPATCHED,
+                resolutions=row.resolutions + 1,
+                reason="merge conflict in " + ", ".join(conflicts) + ": its agent resolves it",
+            )
+            if updated is None:
+                return False
+            plan.tasks[task.id] = self._task_status(task, TaskStatus.IN_PROGRESS)
+        plan.dispatches[task.id] = updated
+        try:
+            self.runtime.resume(agent.name, message)
+        except Exception:
+            log.exception("could not resume %s to resolve a conflict", agent.name)
+            with self.db.transaction():
+                self.db.execution.update_dispatch(task.id, state=DispatchState.COMPLETED)
+                plan.tasks[task.id] = self._task_status(task, TaskStatus.COMPLETED)
+            return False
+        return True
 
     def _merge_phase(self, plan: _Plan, phase: Phase) -> str:
         payloads = [(p, self._merge_payload(plan, p, phase=phase)) for p in plan.projects]

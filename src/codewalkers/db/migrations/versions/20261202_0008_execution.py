@@ -4,7 +4,8 @@
   done waits there for a person's review before its branch is merged (docs/execution.md).
 - ``executions``: whether an executed initiative's ready work is dispatched or paused.
 - ``dispatches``: a task in the executor's hands (state, attempts, retry time, which
-  workspace dispatched it to which agent, why it waits, its merge commit).
+  workspace dispatched it to which agent, why it waits, its merge commit, how often its
+  agent was asked to resolve a merge conflict).
 - ``leases``: named, expiring locks that serialise merges across coordinators.
 
 Revision ID: 0008
@@ -64,6 +65,7 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.Text(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("merge_commit", sa.Text(), nullable=True),
+        sa.Column("resolutions", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.CheckConstraint(

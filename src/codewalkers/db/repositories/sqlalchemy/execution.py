@@ -32,7 +32,16 @@ tasks = schema.tasks
 
 #: The dispatch fields a caller may change.
 _DISPATCH_FIELDS = frozenset(
-    {"state", "attempts", "retry_after", "workspace_id", "agent_id", "reason", "merge_commit"}
+    {
+        "state",
+        "attempts",
+        "retry_after",
+        "workspace_id",
+        "agent_id",
+        "reason",
+        "merge_commit",
+        "resolutions",
+    }
 )
 
 
