@@ -76,10 +76,10 @@ def coordinator(space: Workspace) -> Iterator[Server]:
     finally:
         stop_server(space.state, timeout=10)
         kill(running.pid)
-        _kill_agents(space)
+        kill_agents(space)
 
 
-def _kill_agents(space: Workspace) -> None:
+def kill_agents(space: Workspace) -> None:
     """Whatever agent process a failed test left behind."""
     for info in space.root.glob("agent-workdirs/*/.cw/output/cw-fake-runs.jsonl"):
         for line in info.read_text().splitlines():

@@ -337,15 +337,17 @@ def event_settings_from_env() -> EventSettings:
 
 
 def check_agent_settings(workspace: Workspace) -> None:
-    """``ServerError`` naming the key when the workspace's ``[providers.*]`` or ``[agents]``
-    settings cannot run agents (checked before anything starts)."""
+    """``ServerError`` naming the key when the workspace's ``[providers.*]``, ``[agents]`` or
+    ``[dispatch]`` settings cannot run agents (checked before anything starts)."""
     from codewalkers.agents.providers import ProviderConfigError, load_providers
     from codewalkers.agents.settings import AgentSettings, AgentSettingsError
+    from codewalkers.services.execution import DispatchSettings, DispatchSettingsError
 
     try:
         load_providers(workspace.settings)
         AgentSettings.from_settings(workspace.settings)
-    except (ProviderConfigError, AgentSettingsError) as exc:
+        DispatchSettings.from_settings(workspace.settings)
+    except (ProviderConfigError, AgentSettingsError, DispatchSettingsError) as exc:
         raise ServerError(f"{workspace.root / '.cwrc'}: {exc}") from exc
 
 
@@ -369,20 +371,23 @@ def serve(
 
     from codewalkers.server.app import create_app
     from codewalkers.server.auth import allowed_hosts_for
+    from codewalkers.services.execution import Executor
     from codewalkers.services.runtime import AgentRuntime
 
     if not port_free(host, port):
         raise ServerError(f"port {port} on {host} is already in use; choose another with --port")
-    runtime = None
+    runtime = executor = None
     if workspace is not None:
         check_agent_settings(workspace)
         runtime = AgentRuntime(db, workspace)
+        executor = Executor(db, runtime)
     app = create_app(
         db,
         token=token,
         allowed_hosts=allowed_hosts_for(host, port),
         events=events,
         runtime=runtime,
+        executor=executor,
     )
     hub: EventHub = app.state.events
 

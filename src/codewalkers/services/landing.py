@@ -131,6 +131,49 @@ def push_initiative(db: Database, paths: RuntimePaths, initiative_id: str) -> li
     return landed
 
 
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """What a phase changes in one project, against its initiative's branch."""
+
+    project: str
+    base: str
+    head: str
+    files: list[str]
+    diff: str
+
+
+def phase_diff(db: Database, paths: RuntimePaths, phase_id: str) -> list[Diff]:
+    """The phase branch against the initiative branch in every linked project (three
+    dots: what the phase changed since it left the initiative branch), for review. Raises
+    ``NotFoundError``, ``ConflictError`` when the phase has no branch yet."""
+    from codewalkers.services.execution import phase_branches
+
+    phase = db.phases.find_by_id(phase_id)
+    if phase is None:
+        raise NotFoundError(f"phase {phase_id!r} not found")
+    initiative, linked = _initiative(db, phase.initiative_id)
+    base = initiative.branch or ""
+    head = phase_branches(base, db.phases.find_by_initiative_id(initiative.id))[phase.id]
+    diffs = []
+    for project in linked:
+        integrator = _integrator(paths, project)
+        try:
+            diffs.append(
+                Diff(
+                    project.name,
+                    base,
+                    head,
+                    integrator.changed_files(base, head),
+                    integrator.diff(base, head),
+                )
+            )
+        except integration.BranchNotFoundError as exc:
+            raise ConflictError(
+                f'phase "{phase.name}" has no branch in {project.name} yet ({exc})'
+            ) from exc
+    return diffs
+
+
 # --- worktrees ---------------------------------------------------------------------------
 
 
@@ -224,10 +267,12 @@ def prune_worktrees(db: Database, paths: RuntimePaths, delete_agent: Any) -> dic
 
 
 __all__ = [
+    "Diff",
     "Landed",
     "WorktreeState",
     "list_worktrees",
     "merge_initiative",
+    "phase_diff",
     "prune_worktrees",
     "push_initiative",
 ]
