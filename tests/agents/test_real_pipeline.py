@@ -256,8 +256,16 @@ def test_real_claude_edits_commits_signals_done_and_resumes_the_same_session(
 
 
 def test_real_claude_subscription_limit_fails_over_and_the_session_continues_on_account_b(
-    db: Database, runtime: AgentRuntime, remote: Remote, anthropic_stub: AnthropicStub
+    db: Database,
+    runtime: AgentRuntime,
+    remote: Remote,
+    anthropic_stub: AnthropicStub,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The coordinator's own key must not reach an agent that runs as an account: the CLI
+    # prefers ANTHROPIC_API_KEY to the account's login, so every account would be billed
+    # to it and a failover would change nothing.
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-coordinator-key")
     anthropic_stub.script = edit_commit_done_then_resume()
     token_a, token_b = "sk-ant-oat01-stub-token-A", "sk-ant-oat01-stub-token-B"
     anthropic_stub.set_mode("usage_limit", key=token_a)
@@ -273,7 +281,8 @@ def test_real_claude_subscription_limit_fails_over_and_the_session_continues_on_
         email="b@example.com",
         provider="claude",
         config_json=account_config(anthropic_stub),
-        credentials=oauth_credentials(token_b),
+        # a plain token, as `claude setup-token` prints it: the subscriber path too
+        credentials=token_b,
     )
     task_id = task_for(db, remote)
 

@@ -345,6 +345,11 @@ class AgentRuntime:
         directory = self.paths.workdir(agent.name)
         invocation = provider.command_line(prompt, session_id=session_id, model=model)
         env = base_environment()
+        if account is not None:
+            # The account's credentials only: the CLIs prefer a key in the environment to
+            # the login in their config dir.
+            for name in provider.credential_variables():
+                env.pop(name, None)
         env.update(invocation.env)
         if account is not None:
             prepared = accountdir.prepare(
@@ -354,6 +359,8 @@ class AgentRuntime:
                 config_dir_env=provider.config_dir_env,
                 api_key_env=provider.api_key_env,
                 credentials_file=CREDENTIALS_FILES.get(provider.dialect),
+                token_env=provider.token_env,
+                token_prefix=provider.token_prefix,
             )
             env.update(prepared.env)
         env["CW_AGENT_ID"] = agent.id
