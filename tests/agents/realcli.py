@@ -22,6 +22,7 @@ import pytest
 
 from tests.agents.stubs.anthropic import AnthropicStub
 from tests.agents.stubs.base import Script, text, tool
+from tests.agents.stubs.openai import OpenAIStub, codex_config
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
@@ -99,6 +100,23 @@ def claude_env(
         **GIT_IDENTITY,
     }
     env["CLAUDE_CODE_OAUTH_TOKEN" if oauth else "ANTHROPIC_API_KEY"] = api_key
+    return env
+
+
+def codex_env(base_url: str, codex_home: Path, home: Path) -> dict[str, str]:
+    """The environment of one Codex "account": its own ``CODEX_HOME`` whose ``config.toml``
+    points at the stub (the key goes in ``CODEX_API_KEY``, as the provider data puts it)."""
+    codex_home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
+    (codex_home / "config.toml").write_text(codex_config(base_url, env_key="CODEX_API_KEY"))
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        **GIT_IDENTITY,
+    }
+    if os.environ.get("TZ"):  # Codex prints reset times in local time: read them alike
+        env["TZ"] = os.environ["TZ"]
     return env
 
 
@@ -207,3 +225,15 @@ def anthropic_stub() -> Iterator[AnthropicStub]:
 @pytest.fixture
 def claude() -> str:
     return find_cli("claude")
+
+
+@pytest.fixture
+def openai_stub() -> Iterator[OpenAIStub]:
+    """A started OpenAI Responses API stub (for Codex)."""
+    with OpenAIStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def codex() -> str:
+    return find_cli("codex")
