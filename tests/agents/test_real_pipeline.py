@@ -26,18 +26,19 @@ from typing import Any
 import pytest
 
 from codewalkers.agents import process
-from codewalkers.agents.providers import load_providers
+from codewalkers.agents.providers import BUILTIN_PROVIDERS, load_providers
 from codewalkers.agents.settings import AgentSettings
 from codewalkers.db import Agent, AgentStatus, Database, TaskStatus
 from codewalkers.services.runtime import AgentRuntime, SpawnRequest
 from codewalkers.workspace import Workspace
 from tests.agents.conftest import Remote, make_remote
-from tests.agents.realcli import anthropic_stub, claude
+from tests.agents.realcli import anthropic_stub, claude, codex, openai_stub
 from tests.agents.stubs.anthropic import AnthropicStub, message_texts
 from tests.agents.stubs.base import Script, text, tool
+from tests.agents.stubs.openai import OpenAIStub, codex_config
 from tests.factories import make_account, make_initiative, make_phase, make_task
 
-__all__ = ["anthropic_stub", "claude"]  # fixtures, imported for pytest
+__all__ = ["anthropic_stub", "claude", "codex", "openai_stub"]  # fixtures, imported for pytest
 
 pytestmark = pytest.mark.slow
 
@@ -91,25 +92,42 @@ def remote(tmp_path: Path) -> Remote:
 
 
 @pytest.fixture
-def runtime(
-    db: Database, tmp_path: Path, claude: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[AgentRuntime]:
+def start_runtime(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[dict[str, list[str]]], AgentRuntime]]:
+    """Start the runtime with the built-in providers' commands pointed at the real CLIs."""
     # The CLI must use only what the account gives it: no HOME, no key of the developer's.
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
-    monkeypatch.setenv("TZ", "UTC")
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"):
+    for name in (
+        *BUILTIN_PROVIDERS["claude"].credential_variables(),
+        *BUILTIN_PROVIDERS["codex"].credential_variables(),
+    ):
         monkeypatch.delenv(name, raising=False)
-    root = tmp_path / "ws"
-    (root / ".cw").mkdir(parents=True)
-    workspace = Workspace(root, {})
-    providers = load_providers({"providers": {"claude": {"command": [claude]}}})
-    runtime = AgentRuntime(db, workspace, settings=SETTINGS, providers=providers)
-    runtime.start()
-    yield runtime
-    runtime.close()
-    for run in runtime.supervisor.runs():
-        process.stop_group(run.pid, run.started_at_ms, grace=1.0)
+    started: list[AgentRuntime] = []
+
+    def start(commands: dict[str, list[str]]) -> AgentRuntime:
+        root = tmp_path / "ws"
+        (root / ".cw").mkdir(parents=True)
+        tables = {name: {"command": command} for name, command in commands.items()}
+        providers = load_providers({"providers": tables})
+        runtime = AgentRuntime(db, Workspace(root, {}), settings=SETTINGS, providers=providers)
+        runtime.start()
+        started.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in started:
+        runtime.close()
+        for run in runtime.supervisor.runs():
+            process.stop_group(run.pid, run.started_at_ms, grace=1.0)
+
+
+@pytest.fixture
+def runtime(
+    start_runtime: Callable[[dict[str, list[str]]], AgentRuntime], claude: str
+) -> AgentRuntime:
+    return start_runtime({"claude": [claude]})
 
 
 def account_config(stub: AnthropicStub) -> str:
@@ -326,3 +344,76 @@ def test_real_claude_subscription_limit_fails_over_and_the_session_continues_on_
             everything += path.read_text(errors="replace")
     assert token_a not in everything and token_b not in everything
     assert not re.search(r"sk-ant-o[ar]t01", everything)
+
+
+def codex_script() -> Script:
+    """Codex's turns: one shell command writes and commits, another writes the signal."""
+    done = json.dumps({"status": "done", "result": "Added hello.txt."})
+    return Script.of(
+        [
+            text("I will add hello.txt."),
+            tool(
+                "exec_command",
+                cmd=f"printf 'hello\\n' > {PROJECT}/hello.txt && {COMMIT} 'Add hello.txt'",
+            ),
+        ],
+        [tool("exec_command", cmd=f"printf '%s' '{done}' > {SIGNAL}")],
+        [text("Done: hello.txt added and committed.")],
+    )
+
+
+def test_real_codex_usage_limit_fails_over_and_the_thread_continues_on_account_b(
+    db: Database,
+    start_runtime: Callable[[dict[str, list[str]]], AgentRuntime],
+    remote: Remote,
+    openai_stub: OpenAIStub,
+    codex: str,
+) -> None:
+    runtime = start_runtime({"codex": [codex, "exec"]})
+    openai_stub.script = codex_script()
+    openai_stub.set_mode("usage_limit", key="key-A")
+    # A Codex account: config.toml (the provider and its base URL) and an API key.
+    config = json.dumps(
+        {"files": {"config.toml": codex_config(openai_stub.base_url, env_key="CODEX_API_KEY")}}
+    )
+    first = make_account(
+        db, email="a@example.com", provider="codex", config_json=config, credentials="key-A"
+    )
+    second = make_account(
+        db, email="b@example.com", provider="codex", config_json=config, credentials="key-B"
+    )
+    task_id = task_for(db, remote)
+
+    agent = runtime.spawn(SpawnRequest(task_id=task_id, provider="codex", account_id=first.id))
+    done = wait_for(db, agent, settled(AgentStatus.IDLE, 2))
+
+    # "You've hit your usage limit … try again at 3:00 PM": A parked until then.
+    exhausted = db.accounts.find_by_id(first.id)
+    assert exhausted is not None and exhausted.is_exhausted
+    assert exhausted.exhausted_until == datetime.fromtimestamp(openai_stub.resets_at, UTC)
+    limited = output_events(runtime.paths.output_file(agent.name, 1).as_posix())
+    thread_id = limited[0]["thread_id"]
+    assert limited[-1]["type"] == "turn.failed"
+    # The same thread went on as B, from B's CODEX_HOME, and finished the task.
+    assert done.account_id == second.id and done.session_id == thread_id
+    carried = runtime.paths.accounts_dir(second.id).glob(f"sessions/**/*{thread_id}*.jsonl")
+    assert list(carried), "the rollout was carried to B's CODEX_HOME"
+    resumed = output_events(done.output_file_path)
+    assert resumed[0] == {"type": "thread.started", "thread_id": thread_id}
+    assert resumed[-1]["type"] == "turn.completed"
+    task = db.tasks.find_by_id(task_id)
+    assert task is not None and task.status == TaskStatus.COMPLETED
+    assert task.summary == "Added hello.txt."
+    tree = runtime.paths.workdir(agent.name) / PROJECT
+    assert git_log(tree)[0] == "Add hello.txt" and (tree / "hello.txt").read_text() == "hello\n"
+    assert done.result["usage"]["output_tokens"] == resumed[-1]["usage"]["output_tokens"]
+    for number in (1, 2):
+        output = runtime.paths.output_file(agent.name, number).read_text(encoding="utf-8")
+        assert log_text(db, agent, number) == output
+        assert "key-A" not in output and "key-B" not in output
+    requests = openai_stub.model_requests()
+    assert [(r.key, r.status) for r in requests[:1]] == [("key-A", 429)]
+    assert {r.key for r in requests[1:]} == {"key-B"}
+    assert {r.headers["thread-id"] for r in requests} == {thread_id}
+    types = [e.type for e in db.events.find_after(0)]
+    assert "account:exhausted" in types and "agent:account_switched" in types
