@@ -346,6 +346,58 @@ def test_real_claude_subscription_limit_fails_over_and_the_session_continues_on_
     assert not re.search(r"sk-ant-o[ar]t01", everything)
 
 
+def ask_then_done() -> Script:
+    """Session 1 asks a question through the signal file; resumed, it writes, commits, done."""
+    questions = {"status": "questions", "questions": [{"id": "q1", "question": "Which colour?"}]}
+    return Script.of(
+        [tool("Write", file_path="{cwd}/" + SIGNAL, content=json.dumps(questions))],
+        [text("I asked which colour.")],
+        [tool("Write", file_path="{cwd}/" + PROJECT + "/colour.txt", content="blue\n")],
+        [tool("Bash", command=f"{COMMIT} 'Add colour.txt'", description="commit")],
+        [signal_done("Colour is blue.")],
+        [text("Done: colour.txt.")],
+    )
+
+
+def test_real_claude_asks_waits_for_the_answer_and_resumes_with_it(
+    db: Database, runtime: AgentRuntime, remote: Remote, anthropic_stub: AnthropicStub
+) -> None:
+    anthropic_stub.script = ask_then_done()
+    make_account(
+        db,
+        email="api@example.com",
+        provider="claude",
+        config_json=account_config(anthropic_stub),
+        credentials="sk-ant-api03-stub-key-A",
+    )
+    task_id = task_for(db, remote)
+
+    agent = runtime.spawn(SpawnRequest(task_id=task_id))
+    waiting = wait_for(db, agent, settled(AgentStatus.WAITING_FOR_INPUT, 1))
+
+    assert [(q["id"], q["question"]) for q in waiting.pending_questions] == [
+        ("q1", "Which colour?")
+    ]
+    assert [m.content for m in db.messages.find_pending_for_user()] == ["[q1] Which colour?"]
+    task = db.tasks.find_by_id(task_id)
+    assert task is not None and task.status == TaskStatus.IN_PROGRESS
+    before = len(anthropic_stub.model_requests())
+
+    runtime.answer(agent.name, "blue, please")
+    done = wait_for(db, agent, settled(AgentStatus.IDLE, 2))
+
+    assert done.session_id == waiting.session_id
+    assert done.result["result"] == "Colour is blue."
+    task = db.tasks.find_by_id(task_id)
+    assert task is not None and task.status == TaskStatus.COMPLETED
+    tree = runtime.paths.workdir(agent.name) / PROJECT
+    assert git_log(tree)[0] == "Add colour.txt"
+    resumed = anthropic_stub.model_requests()[before:]
+    assert {r.headers["x-claude-code-session-id"] for r in resumed} == {waiting.session_id}
+    history = "\n".join(message_texts(resumed[0].body))
+    assert "q1: blue, please" in history and "Which colour?" in history
+
+
 def codex_script() -> Script:
     """Codex's turns: one shell command writes and commits, another writes the signal."""
     done = json.dumps({"status": "done", "result": "Added hello.txt."})
