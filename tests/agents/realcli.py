@@ -22,6 +22,7 @@ import pytest
 
 from tests.agents.stubs.anthropic import AnthropicStub
 from tests.agents.stubs.base import Script, text, tool
+from tests.agents.stubs.gemini import GeminiStub, gemini_settings
 from tests.agents.stubs.openai import OpenAIStub, codex_config
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -118,6 +119,21 @@ def codex_env(base_url: str, codex_home: Path, home: Path) -> dict[str, str]:
     if os.environ.get("TZ"):  # Codex prints reset times in local time: read them alike
         env["TZ"] = os.environ["TZ"]
     return env
+
+
+def gemini_env(base_url: str, cli_home: Path, home: Path) -> dict[str, str]:
+    """The environment of one Gemini "account": its own ``GEMINI_CLI_HOME`` with the
+    settings that select API-key auth (the key goes in ``GEMINI_API_KEY``)."""
+    (cli_home / ".gemini").mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
+    (cli_home / ".gemini" / "settings.json").write_text(json.dumps(gemini_settings()))
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "GOOGLE_GEMINI_BASE_URL": base_url,
+        **GIT_IDENTITY,
+    }
 
 
 def claude_argv(claude: str, prompt: str, *, resume: str | None = None) -> list[str]:
@@ -237,3 +253,15 @@ def openai_stub() -> Iterator[OpenAIStub]:
 @pytest.fixture
 def codex() -> str:
     return find_cli("codex")
+
+
+@pytest.fixture
+def gemini_stub() -> Iterator[GeminiStub]:
+    """A started Gemini API stub."""
+    with GeminiStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def gemini() -> str:
+    return find_cli("gemini")

@@ -250,7 +250,12 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
         api_key_env="GEMINI_API_KEY",
         auth_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
         model_args=("--model", "{model}"),
-        notes="Sessions: $GEMINI_CLI_HOME/.gemini/tmp/<project>/chats (cross-account: unverified).",
+        notes=(
+            "Sessions: $GEMINI_CLI_HOME/.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl; "
+            "on failover copy that file to the new GEMINI_CLI_HOME (the project folder is "
+            "named after the cwd again there). An account needs .gemini/settings.json with "
+            'security.auth.selectedType "gemini-api-key" when GOOGLE_GEMINI_BASE_URL is set.'
+        ),
     ),
     "opencode": Provider(
         name="opencode",

@@ -62,7 +62,9 @@ CREDENTIALS_FILES: dict[str, str] = {
 SESSION_FILES: dict[str, tuple[str, ...]] = {
     "claude": ("projects/*/{session_id}.jsonl",),
     "codex": ("sessions/**/*{session_id}*.jsonl",),
-    "gemini": (".gemini/tmp/*/chats/*{session_id}*",),
+    # Gemini CLI 0.61 names a session's file by its id's first 8 characters only:
+    # .gemini/tmp/<project>/chats/session-2026-12-02T12-20-289990ee.jsonl
+    "gemini": (".gemini/tmp/*/chats/session-*-{session_id:.8}.jsonl",),
 }
 
 
