@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from codewalkers.agents import accountdir
-from codewalkers.agents.providers import BUILTIN_PROVIDERS, Provider
+from codewalkers.agents.providers import BUILTIN_PROVIDERS, Provider, load_providers
 
 
 def prepare(directory: Path, credentials: str, provider: Provider) -> accountdir.AccountEnvironment:
@@ -57,3 +57,11 @@ def test_a_provider_names_every_variable_its_credentials_come_through() -> None:
         "ANTHROPIC_AUTH_TOKEN",
     )
     assert "OPENAI_API_KEY" in BUILTIN_PROVIDERS["codex"].credential_variables()
+
+
+def test_cwrc_sets_the_credential_keys_of_a_provider() -> None:
+    table = {"command": "mybot", "dialect": "claude", "auth_env": ["MYBOT_KEY"], "token_env": ""}
+    mybot = load_providers({"providers": {"mybot": table}})["mybot"]
+    assert mybot.auth_env == ("MYBOT_KEY",)
+    assert mybot.token_env is None and mybot.token_prefix == "sk-ant-oat"
+    assert mybot.credential_variables() == ("ANTHROPIC_API_KEY", "MYBOT_KEY")
