@@ -226,7 +226,11 @@ def run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -
 
 
 def save_transcript(name: str, stdout: str) -> None:
-    """Keep one real stdout as a fact for the dialect parsers' tests."""
+    """Keep one real stdout as a fact for the dialect parsers' tests (``test_transcripts``),
+    when ``CW_SAVE_TRANSCRIPTS=1``: refresh them after installing new CLI versions. (Not on
+    every run: each run has new ids and paths, and would leave the checkout changed.)"""
+    if os.environ.get("CW_SAVE_TRANSCRIPTS", "") not in {"1", "true", "yes"}:
+        return
     TRANSCRIPTS.mkdir(exist_ok=True)
     (TRANSCRIPTS / f"{name}.jsonl").write_text(stdout)
 
