@@ -6,6 +6,8 @@ PostgreSQL. The executor's finer cases are in-process in the other modules here.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,3 +135,61 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
     # Every branch stays: pruning removes worktrees, never commits.
     branches = run_git(["branch", "--list", "cw/*"], space.root / ".cw/repos/app.git")
     assert branches.count("cw/user-auth--") >= 5 + 3
+
+
+def test_a_coordinator_killed_mid_initiative_finishes_it_after_a_restart(
+    space: Workspace,  # noqa: F811
+    coordinator: Server,
+    remote: Remote,
+) -> None:
+    """SIGKILL the coordinator while the second of four chained tasks runs; restarted, it
+    adopts the running agent, goes on, and the initiative finishes: no task ran twice, no
+    commit is lost."""
+    cw = space.ok
+    project = cw("project", "add", "app", remote.url)
+    iid = cw("initiative", "create", "Chain", "--project", project["id"], "--no-merge-approval")[
+        "id"
+    ]
+    phase = cw("phase", "create", "--initiative", iid, "Only")
+    ids: list[str] = []
+    for n in range(1, 5):
+        steps = [
+            {"sleep": 1.5},
+            {"write": {"path": f"step{n}.txt", "content": f"{n}\n"}},
+            {"commit": f"Step {n}"},
+            {"done": f"step {n}"},
+        ]
+        description = "```cw-fake\n" + json.dumps({"steps": steps}) + "\n```"
+        ids.append(
+            cw("task", "create", f"Step {n}", "--phase", phase["id"], "--description", description)[
+                "id"
+            ]
+        )
+        if n > 1:
+            cw("task", "depend", ids[-1], "--on", ids[-2])
+    cw("phase", "approve", phase["id"])
+    cw("initiative", "execute", iid)
+
+    deadline = time.monotonic() + 120
+    while cw("task", "get", ids[1])["status"] != "in_progress":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.kill(coordinator.pid, signal.SIGKILL)
+    time.sleep(2)  # the second agent may end while no coordinator runs
+    restarted = start(space, free_port())
+    try:
+        deadline = time.monotonic() + 240
+        while cw("initiative", "get", iid)["status"] != "pending_review":
+            assert time.monotonic() < deadline, cw("dispatch", "status")
+            time.sleep(0.5)
+        agents = cw("agent", "list")
+        assert sorted(a["task_id"] for a in agents) == sorted(ids)  # each ran exactly once
+        branch = cw("initiative", "get", iid)["branch"]
+        clone = space.root / ".cw/repos/app.git"
+        files = run_git(["ls-tree", "-r", "--name-only", branch], clone).split()
+        assert {f"step{n}.txt" for n in range(1, 5)} <= set(files)
+        log = run_git(["log", "--format=%s", branch], clone)
+        assert all(log.count(f"Step {n}") >= 1 for n in range(1, 5))
+    finally:
+        stop_server(space.state, timeout=10)
+        kill(restarted.pid)
