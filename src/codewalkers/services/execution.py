@@ -476,16 +476,18 @@ class Executor:
             for execution in self.db.execution.find_executions():
                 try:
                     initiative = self.db.initiatives.find_by_id(execution.initiative_id)
-                    if initiative is None or initiative.status == InitiativeStatus.ARCHIVED:
+                    if initiative is None or initiative.status in {
+                        InitiativeStatus.ARCHIVED,
+                        InitiativeStatus.COMPLETED,
+                    }:
                         continue
                     lease = f"initiative:{initiative.id}"
-                    if self.db.execution.acquire_lease(
+                    plan = self._plan(initiative)
+                    if plan is not None and self.db.execution.acquire_lease(
                         lease, self.workspace_id, self.settings.lease_seconds
                     ):
-                        plan = self._plan(initiative)
-                        if plan is not None:
-                            self._bookkeeping(plan, report)
-                    plan = self._plan(initiative)
+                        self._bookkeeping(plan, report)
+                        plan = self._plan(plan.initiative)  # as the bookkeeping left it
                     if plan is not None:
                         plans.append(plan)
                 except Exception as exc:
@@ -509,7 +511,9 @@ class Executor:
         ):
             phase_deps.setdefault(phase_id, []).append(depends_on)
         tasks = {t.id: t for t in self.db.tasks.find_by_initiative_id(initiative.id)}
-        task_deps = {t: self.db.tasks.get_dependencies(t) for t in tasks}
+        task_deps: dict[str, list[str]] = {t: [] for t in tasks}
+        for task_id, depends_on in self.db.execution.find_task_dependencies(initiative.id):
+            task_deps.setdefault(task_id, []).append(depends_on)
         dispatches = {d.task_id: d for d in self.db.execution.find_dispatches(initiative.id)}
         return _Plan(
             initiative=initiative,
