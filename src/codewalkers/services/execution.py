@@ -174,43 +174,37 @@ class Integration(Protocol):
 
 class GitIntegration:
     """:class:`Integration` over the workspace's clones (``.cw/repos/<project>.git``) and
-    :mod:`codewalkers.agents.integration` (merges in a dedicated integration worktree)."""
+    :class:`codewalkers.agents.integration.Integrator` (merges in the project's dedicated
+    integration worktree, a remote's branches found after a fetch). A project's clone is
+    made on first use."""
 
     def __init__(self, paths: RuntimePaths) -> None:
         self.paths = paths
         self._integrators: dict[str, Any] = {}
 
-    def _synced(self, project: Project) -> Any:
-        from codewalkers.agents import projects
-
-        repo = self.paths.repo_path(project.name)
-        if not repo.exists():
-            projects.sync_project(self.paths, project.name, project.url, project.default_branch)
-        return repo
-
-    def ensure_branch(self, project: Project, branch: str, start_point: str) -> bool:
-        from codewalkers.agents import git
-
-        repo = self._synced(project)
-        if git.branch_exists(repo, branch):
-            return False
-        git.create_branch(repo, branch, start_point)
-        return True
-
-    def default_branch(self, project: Project) -> str:
-        from codewalkers.agents import git
-
-        return git.default_branch(self._synced(project), fallback=project.default_branch)
-
-    def merge(self, project: Project, target: str, source: str, message: str) -> MergeResult:
-        self._synced(project)
+    def _integrator(self, project: Project) -> Any:
         integrator = self._integrators.get(project.name)
         if integrator is None:
+            from codewalkers.agents import projects
+
+            if not self.paths.repo_path(project.name).exists():
+                projects.sync_project(self.paths, project.name, project.url, project.default_branch)
+            # Imported by name: the module is built beside this one (h-merge).
             module = importlib.import_module("codewalkers.agents.integration")
-            integrator = self._integrators[project.name] = module.Integrator(
-                self.paths, project.name
+            integrator = module.Integrator(
+                self.paths, project.name, default_branch=project.default_branch
             )
-        outcome = integrator.merge(target, source, message)
+            self._integrators[project.name] = integrator
+        return integrator
+
+    def ensure_branch(self, project: Project, branch: str, start_point: str) -> bool:
+        return bool(self._integrator(project).ensure_branch(branch, start_point))
+
+    def default_branch(self, project: Project) -> str:
+        return str(self._integrator(project).default_branch())
+
+    def merge(self, project: Project, target: str, source: str, message: str) -> MergeResult:
+        outcome = self._integrator(project).merge(target, source, message)
         return MergeResult(
             merged=bool(outcome.merged),
             commit=outcome.commit,
