@@ -148,6 +148,21 @@ def test_review_mode_phase_waits_for_review_then_merges(
     repo = coordinator.runtime.paths.repo_path("app")
     assert "invoice.py" not in git_out(repo, "ls-tree", "--name-only", "cw/billing")
 
+    # Comments -> request changes -> a review task runs on the phase branch -> review again.
+    db.review_comments.create(
+        phase_id=phase.id, file_path="invoice.py", line_number=1, line_type="added", body="Cents?"
+    )
+    review = executor.request_phase_changes(phase.id, summary="Store amounts in cents.")
+    assert review.category == "review" and review.priority == "high"
+    assert "Store amounts in cents." in (review.description or "")
+    assert "`invoice.py` line 1 (added, you): Cents?" in (review.description or "")
+    current_phase = db.phases.find_by_id(phase.id)
+    assert current_phase is not None and current_phase.status == PhaseStatus.IN_PROGRESS
+    tick_until(executor, waiting)
+    done = db.execution.find_dispatch(review.id)
+    assert done is not None and done.state == DispatchState.DONE and done.merge_commit
+    assert "phase:changes_requested" in event_types(db)
+
     approved = executor.approve_phase_review(phase.id)
     assert approved.status == PhaseStatus.COMPLETED
     assert "invoice.py" in git_out(repo, "ls-tree", "--name-only", "cw/billing")

@@ -73,6 +73,7 @@ Event                            Payload
 ``phase:completed``              the phase (merged into the initiative branch)
 ``phase:blocked``                the phase, ``reason``
 ``phase:pending_review``         the phase, ``branch``
+``phase:changes_requested``      the phase, ``task_id`` (the review task), ``comment_ids``
 ``merge:queued|started``         ``project``, ``source``, ``target``, ``task_id`` or
                                  ``phase_id``
 ``merge:completed``              the same, ``commit``, ``already_merged``
@@ -149,6 +150,7 @@ PHASE_STARTED: Final = "phase:started"
 PHASE_COMPLETED: Final = "phase:completed"
 PHASE_BLOCKED: Final = "phase:blocked"
 PHASE_PENDING_REVIEW: Final = "phase:pending_review"
+PHASE_CHANGES_REQUESTED: Final = "phase:changes_requested"
 
 MERGE_QUEUED: Final = "merge:queued"
 MERGE_STARTED: Final = "merge:started"

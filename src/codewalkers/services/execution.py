@@ -54,6 +54,7 @@ from codewalkers.db import (
     TaskPriority,
     TaskStatus,
     TaskType,
+    ValidationError,
 )
 from codewalkers.services import events
 from codewalkers.services.runtime import AgentRuntime, SpawnRequest, slug
@@ -453,6 +454,55 @@ class Executor:
             merged = self.db.phases.find_by_id(phase_id)
             assert merged is not None
             return merged
+
+    def request_phase_changes(self, phase_id: str, summary: str | None = None) -> Task:
+        """Send a phase waiting for review back for changes (``cw phase request-changes``): a
+        high-priority ``review`` task in the phase carries the summary and the unresolved
+        review comments; an agent does it on a branch from the phase branch, its work is
+        merged back, and the phase waits for review again. Returns the task. Raises
+        ``NotFoundError``, ``ConflictError`` when the phase does not wait for review,
+        ``ValidationError`` when there is neither a summary nor an unresolved comment."""
+        with self._lock:
+            phase = self.db.phases.find_by_id(phase_id)
+            if phase is None:
+                raise NotFoundError(f"phase {phase_id!r} not found")
+            if phase.status != PhaseStatus.PENDING_REVIEW:
+                raise ConflictError(f"phase {phase.name} is {phase.status}, not pending_review")
+            comments = [
+                c for c in self.db.review_comments.find_by_phase_id(phase.id) if not c.resolved
+            ]
+            if not (summary or "").strip() and not comments:
+                raise ValidationError(
+                    "nothing to change: give a summary or leave review comments first"
+                )
+            lines = ["The reviewer asked for changes to this phase's work."]
+            if summary and summary.strip():
+                lines += ["", summary.strip()]
+            if comments:
+                lines += ["", "Unresolved review comments:", ""]
+                for comment in comments:
+                    lines.append(
+                        f"- `{comment.file_path}` line {comment.line_number} "
+                        f"({comment.line_type}, {comment.author}): {comment.body}"
+                    )
+            with self.db.transaction():
+                task = self.db.tasks.create(
+                    phase_id=phase.id,
+                    name=f"Review changes: {phase.name}",
+                    description="\n".join(lines) + "\n",
+                    category=TaskCategory.REVIEW,
+                    priority=TaskPriority.HIGH,
+                )
+                events.emit(self.db, events.TASK_CREATED, task)
+                self._phase_status(phase, PhaseStatus.IN_PROGRESS)
+                events.emit(
+                    self.db,
+                    events.PHASE_CHANGES_REQUESTED,
+                    phase,
+                    task_id=task.id,
+                    comment_ids=[c.id for c in comments],
+                )
+            return task
 
     # -- the tick --------------------------------------------------------------------------
 
