@@ -124,6 +124,22 @@ class LocalIntegration:
         finally:
             git.run_git(["worktree", "remove", "--force", os.fspath(tree)], repo)
 
+    def land(self, project: Project, branch: str, message: str) -> MergeResult:
+        repo = self._repo(project)
+        git.fetch(repo)
+        default = self.default_branch(project)
+        scratch = f"cw-test-land-{uuid.uuid4().hex[:8]}"
+        git.create_branch(repo, scratch, f"origin/{default}")
+        result = self.merge(project, scratch, branch, message)
+        if result.commit:
+            refspec = f"{result.commit}:refs/heads/{default}"
+            git.run_git(["push", "--quiet", "origin", refspec], repo)
+        git.run_git(["branch", "-D", scratch], repo)
+        return result
+
+    def push(self, project: Project, branch: str) -> None:
+        git.push(self._repo(project), branch)
+
 
 @dataclass
 class Coordinator:

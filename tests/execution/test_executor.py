@@ -125,6 +125,14 @@ def test_a_yolo_initiative_of_three_phases_runs_to_completion_by_itself(
     assert types.index("phase:completed") < len(types) - types[::-1].index("phase:started")
     assert sorted(dispatched_task_ids(db)) == sorted([users.id, roles.id, login.id, form.id])
 
+    # A person lands it: merged into the remote's default branch, pushed.
+    landed = executor.merge_initiative(initiative.id)
+    assert landed["initiative"].status == InitiativeStatus.COMPLETED
+    on_main = git_out(remote.path, "ls-tree", "--name-only", "main").split()
+    assert {"users.sql", "roles.sql", "login.py", "form.html"} <= set(on_main)
+    assert landed["commits"]["app"] == remote.head()
+    assert "initiative:merged" in event_types(db)
+
 
 def test_review_mode_phase_waits_for_review_then_merges(
     db: Database, coordinator: Coordinator, remote: Remote
@@ -163,6 +171,8 @@ def test_review_mode_phase_waits_for_review_then_merges(
     assert done is not None and done.state == DispatchState.DONE and done.merge_commit
     assert "phase:changes_requested" in event_types(db)
 
+    executor.push_initiative(initiative.id)  # e.g. for a pull request
+    assert "invoice.py" not in git_out(remote.path, "ls-tree", "--name-only", "cw/billing")
     approved = executor.approve_phase_review(phase.id)
     assert approved.status == PhaseStatus.COMPLETED
     assert "invoice.py" in git_out(repo, "ls-tree", "--name-only", "cw/billing")

@@ -65,6 +65,8 @@ Event                            Payload
 ``initiative:executing|paused``  the initiative, ``execution`` (its execution state)
 ``initiative:resumed``           the initiative, ``execution``
 ``initiative:pending_review``    the initiative (every phase merged into its branch)
+``initiative:merged``            the initiative (completed), ``commits`` (project → commit)
+``initiative:pushed``            the initiative, ``projects`` (its branch pushed there)
 ``task:queued``                  the task (ready: waits for an agent slot)
 ``task:dispatched``              the task, ``agent_id``, ``agent_name``, ``attempt``
 ``task:completed``               the task (``summary``)
@@ -139,6 +141,8 @@ INITIATIVE_EXECUTING: Final = "initiative:executing"
 INITIATIVE_PAUSED: Final = "initiative:paused"
 INITIATIVE_RESUMED: Final = "initiative:resumed"
 INITIATIVE_PENDING_REVIEW: Final = "initiative:pending_review"
+INITIATIVE_MERGED: Final = "initiative:merged"
+INITIATIVE_PUSHED: Final = "initiative:pushed"
 
 TASK_QUEUED: Final = "task:queued"
 TASK_DISPATCHED: Final = "task:dispatched"

@@ -172,6 +172,14 @@ class Integration(Protocol):
         """Merge ``source`` into ``target`` (a merge commit)."""
         ...
 
+    def land(self, project: Project, branch: str, message: str) -> MergeResult:
+        """Merge ``branch`` into the remote's default branch and push that merge."""
+        ...
+
+    def push(self, project: Project, branch: str) -> None:
+        """Push ``branch`` to the project's remote (never forced)."""
+        ...
+
 
 class GitIntegration:
     """:class:`Integration` over the workspace's clones (``.cw/repos/<project>.git``) and
@@ -205,13 +213,22 @@ class GitIntegration:
         return str(self._integrator(project).default_branch())
 
     def merge(self, project: Project, target: str, source: str, message: str) -> MergeResult:
-        outcome = self._integrator(project).merge(target, source, message)
-        return MergeResult(
-            merged=bool(outcome.merged),
-            commit=outcome.commit,
-            conflicts=list(outcome.conflicts),
-            already_merged=bool(outcome.already_merged),
-        )
+        return _result(self._integrator(project).merge(target, source, message))
+
+    def land(self, project: Project, branch: str, message: str) -> MergeResult:
+        return _result(self._integrator(project).merge_into_default(branch, message))
+
+    def push(self, project: Project, branch: str) -> None:
+        self._integrator(project).push(branch)
+
+
+def _result(outcome: Any) -> MergeResult:
+    return MergeResult(
+        merged=bool(outcome.merged),
+        commit=outcome.commit,
+        conflicts=list(outcome.conflicts),
+        already_merged=bool(outcome.already_merged),
+    )
 
 
 # -- branch names --------------------------------------------------------------------------
@@ -503,6 +520,65 @@ class Executor:
                     comment_ids=[c.id for c in comments],
                 )
             return task
+
+    def merge_initiative(self, initiative_id: str) -> dict[str, Any]:
+        """Land a finished initiative (``cw initiative merge``): its branch is merged into
+        each linked project's default branch and pushed; the initiative is ``completed``
+        (``initiative:merged``). Returns ``{"initiative", "commits": {project: commit}}``.
+        Raises ``NotFoundError``, ``ConflictError`` when it is not ``pending_review``, when a
+        project's merge conflicts (the files named; projects merged before stay merged, and
+        merging again skips them) or another coordinator lands on that branch right now."""
+        with self._lock:
+            initiative = self._initiative(initiative_id)
+            if initiative.status != InitiativeStatus.PENDING_REVIEW or not initiative.branch:
+                raise ConflictError(
+                    f"initiative {initiative.name} is {initiative.status}, not pending_review"
+                )
+            commits: dict[str, str | None] = {}
+            for project in self.db.projects.find_projects_by_initiative_id(initiative.id):
+                lease = f"merge:{project.name}:{self.integration.default_branch(project)}"
+                if not self.db.execution.acquire_lease(
+                    lease, self.workspace_id, self.settings.lease_seconds
+                ):
+                    raise ConflictError(f"{lease} is being merged into by another coordinator")
+                try:
+                    result = self.integration.land(
+                        project,
+                        initiative.branch,
+                        f"Merge initiative {initiative.name!r} ({initiative.branch})",
+                    )
+                finally:
+                    self.db.execution.release_lease(lease, self.workspace_id)
+                if result.conflicts:
+                    raise ConflictError(
+                        f"{project.name}: {initiative.branch} conflicts with the default branch "
+                        f"in {', '.join(result.conflicts)}"
+                    )
+                commits[project.name] = result.commit
+            with self.db.transaction():
+                done = self.db.initiatives.update(initiative.id, status=InitiativeStatus.COMPLETED)
+                events.emit(self.db, events.INITIATIVE_MERGED, done, commits=commits)
+            return {"initiative": done, "commits": commits}
+
+    def push_initiative(self, initiative_id: str) -> Initiative:
+        """Push the initiative branch to each linked project's remote (``cw initiative
+        push``), e.g. to open a pull request; nothing else changes (``initiative:pushed``).
+        Raises ``NotFoundError``, ``ConflictError`` when it has no branch yet."""
+        with self._lock:
+            initiative = self._initiative(initiative_id)
+            if not initiative.branch:
+                raise ConflictError(f"initiative {initiative.name} has no branch: execute it")
+            projects = self.db.projects.find_projects_by_initiative_id(initiative.id)
+            for project in projects:
+                self.integration.push(project, initiative.branch)
+            with self.db.transaction():
+                events.emit(
+                    self.db,
+                    events.INITIATIVE_PUSHED,
+                    initiative,
+                    projects=[p.name for p in projects],
+                )
+            return initiative
 
     # -- the tick --------------------------------------------------------------------------
 
