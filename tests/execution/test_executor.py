@@ -318,6 +318,10 @@ def test_a_crashing_task_is_retried_then_blocked_and_can_be_retried_by_hand(
         assert row is not None and row.state == DispatchState.QUEUED and row.attempts == 0
         current_phase = db.phases.find_by_id(phase.id)
         assert current_phase is not None and current_phase.status == PhaseStatus.IN_PROGRESS
+        # The retry resumes the same agent (its worktree holds the branch): three more runs.
+        tick_until(executor, blocked)
+        agents = [a for a in db.agents.find_all() if a.task_id == crash.id]
+        assert len(agents) == 1 and agents[0].session_number == 6
     finally:
         close_coordinator(coordinator)
 

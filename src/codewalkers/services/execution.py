@@ -1207,14 +1207,16 @@ class Executor:
         return True
 
     def _start_agent(self, plan: _Plan, task: Task, previous: Dispatch | None) -> Agent:
-        """A retry resumes the crashed agent of this workspace (same worktree, branch and
-        session); otherwise a new agent is spawned on the task's branch, started from the
-        phase branch."""
-        if previous is not None and previous.agent_id and previous.attempts > 0:
+        """A task that had an agent of this workspace (a retry, a manual retry, a task given
+        back) resumes it: same worktree, branch and session. Otherwise a new agent is spawned
+        on the task's branch, started from the phase branch (an existing branch is reused)."""
+        if previous is not None and previous.agent_id:
+            # Its worktree holds the task's branch: a new agent here could not check it out.
             agent = self.db.agents.find_by_id(previous.agent_id)
             if (
                 agent is not None
                 and agent.workspace_id == self.workspace_id
+                and agent.user_dismissed_at is None
                 and agent.status in {AgentStatus.CRASHED, AgentStatus.STOPPED, AgentStatus.IDLE}
             ):
                 return self.runtime.resume(
