@@ -2,13 +2,15 @@
 real worktrees, the real supervisor thread, and the executor ticked as the coordinator will
 (every few tens of milliseconds); SQLite and PostgreSQL.
 
-Merges go through :class:`LocalIntegration`, a plain-git stand-in for the integration
-worktree of ``codewalkers.agents.integration`` (built beside this), with the same contract:
-merge commits, conflicts aborted with the target unchanged.
+Merges go through the real :class:`~codewalkers.services.execution.GitIntegration` when
+``codewalkers.agents.integration`` is there, else through :class:`LocalIntegration`, a
+plain-git stand-in with the same contract: merge commits, conflicts aborted with the target
+unchanged.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -26,7 +28,13 @@ from codewalkers.agents.paths import RuntimePaths
 from codewalkers.agents.providers import fake_provider
 from codewalkers.agents.settings import AgentSettings
 from codewalkers.db import Database, Project
-from codewalkers.services.execution import DispatchSettings, Executor, MergeResult
+from codewalkers.services.execution import (
+    DispatchSettings,
+    Executor,
+    GitIntegration,
+    Integration,
+    MergeResult,
+)
 from codewalkers.services.runtime import AgentRuntime
 from codewalkers.workspace import Workspace
 from tests.agents.conftest import Remote, isolated_git_config, make_remote
@@ -36,6 +44,7 @@ __all__ = ["isolated_git_config"]
 AGENT_SETTINGS = AgentSettings(
     poll_interval=0.02, maintenance_interval=0.1, stop_grace=2.0, signal_grace=0.1
 )
+REAL_INTEGRATION = importlib.util.find_spec("codewalkers.agents.integration") is not None
 FAST = DispatchSettings(max_agents=4, max_retries=3, backoff=0.05, backoff_max=0.2)
 
 
@@ -115,6 +124,22 @@ class LocalIntegration:
         finally:
             git.run_git(["worktree", "remove", "--force", os.fspath(tree)], repo)
 
+    def land(self, project: Project, branch: str, message: str) -> MergeResult:
+        repo = self._repo(project)
+        git.fetch(repo)
+        default = self.default_branch(project)
+        scratch = f"cw-test-land-{uuid.uuid4().hex[:8]}"
+        git.create_branch(repo, scratch, f"origin/{default}")
+        result = self.merge(project, scratch, branch, message)
+        if result.commit:
+            refspec = f"{result.commit}:refs/heads/{default}"
+            git.run_git(["push", "--quiet", "origin", refspec], repo)
+        git.run_git(["branch", "-D", scratch], repo)
+        return result
+
+    def push(self, project: Project, branch: str) -> None:
+        git.push(self._repo(project), branch)
+
 
 @dataclass
 class Coordinator:
@@ -122,7 +147,7 @@ class Coordinator:
 
     runtime: AgentRuntime
     executor: Executor
-    integration: LocalIntegration
+    integration: Integration
 
 
 def make_coordinator(db: Database, root: Path, settings: DispatchSettings = FAST) -> Coordinator:
@@ -131,7 +156,9 @@ def make_coordinator(db: Database, root: Path, settings: DispatchSettings = FAST
     runtime = AgentRuntime(
         db, workspace, settings=AGENT_SETTINGS, providers={"claude": fake_provider("claude")}
     )
-    integration = LocalIntegration(runtime.paths)
+    integration: Integration = (
+        GitIntegration(runtime.paths) if REAL_INTEGRATION else LocalIntegration(runtime.paths)
+    )
     executor = Executor(db, runtime, settings, integration=integration)
     runtime.start()
     return Coordinator(runtime, executor, integration)

@@ -125,6 +125,14 @@ def test_a_yolo_initiative_of_three_phases_runs_to_completion_by_itself(
     assert types.index("phase:completed") < len(types) - types[::-1].index("phase:started")
     assert sorted(dispatched_task_ids(db)) == sorted([users.id, roles.id, login.id, form.id])
 
+    # A person lands it: merged into the remote's default branch, pushed.
+    landed = executor.merge_initiative(initiative.id)
+    assert landed["initiative"].status == InitiativeStatus.COMPLETED
+    on_main = git_out(remote.path, "ls-tree", "--name-only", "main").split()
+    assert {"users.sql", "roles.sql", "login.py", "form.html"} <= set(on_main)
+    assert landed["commits"]["app"] == remote.head()
+    assert "initiative:merged" in event_types(db)
+
 
 def test_review_mode_phase_waits_for_review_then_merges(
     db: Database, coordinator: Coordinator, remote: Remote
@@ -148,6 +156,23 @@ def test_review_mode_phase_waits_for_review_then_merges(
     repo = coordinator.runtime.paths.repo_path("app")
     assert "invoice.py" not in git_out(repo, "ls-tree", "--name-only", "cw/billing")
 
+    # Comments -> request changes -> a review task runs on the phase branch -> review again.
+    db.review_comments.create(
+        phase_id=phase.id, file_path="invoice.py", line_number=1, line_type="added", body="Cents?"
+    )
+    review = executor.request_phase_changes(phase.id, summary="Store amounts in cents.")
+    assert review.category == "review" and review.priority == "high"
+    assert "Store amounts in cents." in (review.description or "")
+    assert "`invoice.py` line 1 (added, you): Cents?" in (review.description or "")
+    current_phase = db.phases.find_by_id(phase.id)
+    assert current_phase is not None and current_phase.status == PhaseStatus.IN_PROGRESS
+    tick_until(executor, waiting)
+    done = db.execution.find_dispatch(review.id)
+    assert done is not None and done.state == DispatchState.DONE and done.merge_commit
+    assert "phase:changes_requested" in event_types(db)
+
+    executor.push_initiative(initiative.id)  # e.g. for a pull request
+    assert "invoice.py" not in git_out(remote.path, "ls-tree", "--name-only", "cw/billing")
     approved = executor.approve_phase_review(phase.id)
     assert approved.status == PhaseStatus.COMPLETED
     assert "invoice.py" in git_out(repo, "ls-tree", "--name-only", "cw/billing")
@@ -293,6 +318,10 @@ def test_a_crashing_task_is_retried_then_blocked_and_can_be_retried_by_hand(
         assert row is not None and row.state == DispatchState.QUEUED and row.attempts == 0
         current_phase = db.phases.find_by_id(phase.id)
         assert current_phase is not None and current_phase.status == PhaseStatus.IN_PROGRESS
+        # The retry resumes the same agent (its worktree holds the branch): three more runs.
+        tick_until(executor, blocked)
+        agents = [a for a in db.agents.find_all() if a.task_id == crash.id]
+        assert len(agents) == 1 and agents[0].session_number == 6
     finally:
         close_coordinator(coordinator)
 

@@ -69,6 +69,8 @@ Event                            Payload
 ``initiative:executing|paused``  the initiative, ``execution`` (its execution state)
 ``initiative:resumed``           the initiative, ``execution``
 ``initiative:pending_review``    the initiative (every phase merged into its branch)
+``initiative:merged``            the initiative (completed), ``commits`` (project → commit)
+``initiative:pushed``            the initiative, ``projects`` (its branch pushed there)
 ``task:queued``                  the task (ready: waits for an agent slot)
 ``task:dispatched``              the task, ``agent_id``, ``agent_name``, ``attempt``
 ``task:completed``               the task (``summary``)
@@ -77,6 +79,7 @@ Event                            Payload
 ``phase:completed``              the phase (merged into the initiative branch)
 ``phase:blocked``                the phase, ``reason``
 ``phase:pending_review``         the phase, ``branch``
+``phase:changes_requested``      the phase, ``task_id`` (the review task), ``comment_ids``
 ``merge:queued|started``         ``project``, ``source``, ``target``, ``task_id`` or
                                  ``phase_id``
 ``merge:completed``              the same, ``commit``, ``already_merged``
@@ -145,6 +148,8 @@ INITIATIVE_EXECUTING: Final = "initiative:executing"
 INITIATIVE_PAUSED: Final = "initiative:paused"
 INITIATIVE_RESUMED: Final = "initiative:resumed"
 INITIATIVE_PENDING_REVIEW: Final = "initiative:pending_review"
+INITIATIVE_MERGED: Final = "initiative:merged"
+INITIATIVE_PUSHED: Final = "initiative:pushed"
 
 TASK_QUEUED: Final = "task:queued"
 TASK_DISPATCHED: Final = "task:dispatched"
@@ -156,6 +161,7 @@ PHASE_STARTED: Final = "phase:started"
 PHASE_COMPLETED: Final = "phase:completed"
 PHASE_BLOCKED: Final = "phase:blocked"
 PHASE_PENDING_REVIEW: Final = "phase:pending_review"
+PHASE_CHANGES_REQUESTED: Final = "phase:changes_requested"
 
 MERGE_QUEUED: Final = "merge:queued"
 MERGE_STARTED: Final = "merge:started"

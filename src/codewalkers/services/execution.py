@@ -54,6 +54,7 @@ from codewalkers.db import (
     TaskPriority,
     TaskStatus,
     TaskType,
+    ValidationError,
 )
 from codewalkers.services import events
 from codewalkers.services.runtime import AgentRuntime, SpawnRequest, slug
@@ -171,52 +172,63 @@ class Integration(Protocol):
         """Merge ``source`` into ``target`` (a merge commit)."""
         ...
 
+    def land(self, project: Project, branch: str, message: str) -> MergeResult:
+        """Merge ``branch`` into the remote's default branch and push that merge."""
+        ...
+
+    def push(self, project: Project, branch: str) -> None:
+        """Push ``branch`` to the project's remote (never forced)."""
+        ...
+
 
 class GitIntegration:
     """:class:`Integration` over the workspace's clones (``.cw/repos/<project>.git``) and
-    :mod:`codewalkers.agents.integration` (merges in a dedicated integration worktree)."""
+    :class:`codewalkers.agents.integration.Integrator` (merges in the project's dedicated
+    integration worktree, a remote's branches found after a fetch). A project's clone is
+    made on first use."""
 
     def __init__(self, paths: RuntimePaths) -> None:
         self.paths = paths
         self._integrators: dict[str, Any] = {}
 
-    def _synced(self, project: Project) -> Any:
-        from codewalkers.agents import projects
-
-        repo = self.paths.repo_path(project.name)
-        if not repo.exists():
-            projects.sync_project(self.paths, project.name, project.url, project.default_branch)
-        return repo
-
-    def ensure_branch(self, project: Project, branch: str, start_point: str) -> bool:
-        from codewalkers.agents import git
-
-        repo = self._synced(project)
-        if git.branch_exists(repo, branch):
-            return False
-        git.create_branch(repo, branch, start_point)
-        return True
-
-    def default_branch(self, project: Project) -> str:
-        from codewalkers.agents import git
-
-        return git.default_branch(self._synced(project), fallback=project.default_branch)
-
-    def merge(self, project: Project, target: str, source: str, message: str) -> MergeResult:
-        self._synced(project)
+    def _integrator(self, project: Project) -> Any:
         integrator = self._integrators.get(project.name)
         if integrator is None:
+            from codewalkers.agents import projects
+
+            if not self.paths.repo_path(project.name).exists():
+                projects.sync_project(self.paths, project.name, project.url, project.default_branch)
+            # Imported by name: the module is built beside this one (h-merge).
             module = importlib.import_module("codewalkers.agents.integration")
-            integrator = self._integrators[project.name] = module.Integrator(
-                self.paths, project.name
+            integrator = module.Integrator(
+                self.paths, project.name, default_branch=project.default_branch
             )
-        outcome = integrator.merge(target, source, message)
-        return MergeResult(
-            merged=bool(outcome.merged),
-            commit=outcome.commit,
-            conflicts=list(outcome.conflicts),
-            already_merged=bool(outcome.already_merged),
-        )
+            self._integrators[project.name] = integrator
+        return integrator
+
+    def ensure_branch(self, project: Project, branch: str, start_point: str) -> bool:
+        return bool(self._integrator(project).ensure_branch(branch, start_point))
+
+    def default_branch(self, project: Project) -> str:
+        return str(self._integrator(project).default_branch())
+
+    def merge(self, project: Project, target: str, source: str, message: str) -> MergeResult:
+        return _result(self._integrator(project).merge(target, source, message))
+
+    def land(self, project: Project, branch: str, message: str) -> MergeResult:
+        return _result(self._integrator(project).merge_into_default(branch, message))
+
+    def push(self, project: Project, branch: str) -> None:
+        self._integrator(project).push(branch)
+
+
+def _result(outcome: Any) -> MergeResult:
+    return MergeResult(
+        merged=bool(outcome.merged),
+        commit=outcome.commit,
+        conflicts=list(outcome.conflicts),
+        already_merged=bool(outcome.already_merged),
+    )
 
 
 # -- branch names --------------------------------------------------------------------------
@@ -460,6 +472,114 @@ class Executor:
             assert merged is not None
             return merged
 
+    def request_phase_changes(self, phase_id: str, summary: str | None = None) -> Task:
+        """Send a phase waiting for review back for changes (``cw phase request-changes``): a
+        high-priority ``review`` task in the phase carries the summary and the unresolved
+        review comments; an agent does it on a branch from the phase branch, its work is
+        merged back, and the phase waits for review again. Returns the task. Raises
+        ``NotFoundError``, ``ConflictError`` when the phase does not wait for review,
+        ``ValidationError`` when there is neither a summary nor an unresolved comment."""
+        with self._lock:
+            phase = self.db.phases.find_by_id(phase_id)
+            if phase is None:
+                raise NotFoundError(f"phase {phase_id!r} not found")
+            if phase.status != PhaseStatus.PENDING_REVIEW:
+                raise ConflictError(f"phase {phase.name} is {phase.status}, not pending_review")
+            comments = [
+                c for c in self.db.review_comments.find_by_phase_id(phase.id) if not c.resolved
+            ]
+            if not (summary or "").strip() and not comments:
+                raise ValidationError(
+                    "nothing to change: give a summary or leave review comments first"
+                )
+            lines = ["The reviewer asked for changes to this phase's work."]
+            if summary and summary.strip():
+                lines += ["", summary.strip()]
+            if comments:
+                lines += ["", "Unresolved review comments:", ""]
+                for comment in comments:
+                    lines.append(
+                        f"- `{comment.file_path}` line {comment.line_number} "
+                        f"({comment.line_type}, {comment.author}): {comment.body}"
+                    )
+            with self.db.transaction():
+                task = self.db.tasks.create(
+                    phase_id=phase.id,
+                    name=f"Review changes: {phase.name}",
+                    description="\n".join(lines) + "\n",
+                    category=TaskCategory.REVIEW,
+                    priority=TaskPriority.HIGH,
+                )
+                events.emit(self.db, events.TASK_CREATED, task)
+                self._phase_status(phase, PhaseStatus.IN_PROGRESS)
+                events.emit(
+                    self.db,
+                    events.PHASE_CHANGES_REQUESTED,
+                    phase,
+                    task_id=task.id,
+                    comment_ids=[c.id for c in comments],
+                )
+            return task
+
+    def merge_initiative(self, initiative_id: str) -> dict[str, Any]:
+        """Land a finished initiative (``cw initiative merge``): its branch is merged into
+        each linked project's default branch and pushed; the initiative is ``completed``
+        (``initiative:merged``). Returns ``{"initiative", "commits": {project: commit}}``.
+        Raises ``NotFoundError``, ``ConflictError`` when it is not ``pending_review``, when a
+        project's merge conflicts (the files named; projects merged before stay merged, and
+        merging again skips them) or another coordinator lands on that branch right now."""
+        with self._lock:
+            initiative = self._initiative(initiative_id)
+            if initiative.status != InitiativeStatus.PENDING_REVIEW or not initiative.branch:
+                raise ConflictError(
+                    f"initiative {initiative.name} is {initiative.status}, not pending_review"
+                )
+            commits: dict[str, str | None] = {}
+            for project in self.db.projects.find_projects_by_initiative_id(initiative.id):
+                lease = f"merge:{project.name}:{self.integration.default_branch(project)}"
+                if not self.db.execution.acquire_lease(
+                    lease, self.workspace_id, self.settings.lease_seconds
+                ):
+                    raise ConflictError(f"{lease} is being merged into by another coordinator")
+                try:
+                    result = self.integration.land(
+                        project,
+                        initiative.branch,
+                        f"Merge initiative {initiative.name!r} ({initiative.branch})",
+                    )
+                finally:
+                    self.db.execution.release_lease(lease, self.workspace_id)
+                if result.conflicts:
+                    raise ConflictError(
+                        f"{project.name}: {initiative.branch} conflicts with the default branch "
+                        f"in {', '.join(result.conflicts)}"
+                    )
+                commits[project.name] = result.commit
+            with self.db.transaction():
+                done = self.db.initiatives.update(initiative.id, status=InitiativeStatus.COMPLETED)
+                events.emit(self.db, events.INITIATIVE_MERGED, done, commits=commits)
+            return {"initiative": done, "commits": commits}
+
+    def push_initiative(self, initiative_id: str) -> Initiative:
+        """Push the initiative branch to each linked project's remote (``cw initiative
+        push``), e.g. to open a pull request; nothing else changes (``initiative:pushed``).
+        Raises ``NotFoundError``, ``ConflictError`` when it has no branch yet."""
+        with self._lock:
+            initiative = self._initiative(initiative_id)
+            if not initiative.branch:
+                raise ConflictError(f"initiative {initiative.name} has no branch: execute it")
+            projects = self.db.projects.find_projects_by_initiative_id(initiative.id)
+            for project in projects:
+                self.integration.push(project, initiative.branch)
+            with self.db.transaction():
+                events.emit(
+                    self.db,
+                    events.INITIATIVE_PUSHED,
+                    initiative,
+                    projects=[p.name for p in projects],
+                )
+            return initiative
+
     # -- the tick --------------------------------------------------------------------------
 
     def tick(self) -> TickReport:
@@ -476,16 +596,18 @@ class Executor:
             for execution in self.db.execution.find_executions():
                 try:
                     initiative = self.db.initiatives.find_by_id(execution.initiative_id)
-                    if initiative is None or initiative.status == InitiativeStatus.ARCHIVED:
+                    if initiative is None or initiative.status in {
+                        InitiativeStatus.ARCHIVED,
+                        InitiativeStatus.COMPLETED,
+                    }:
                         continue
                     lease = f"initiative:{initiative.id}"
-                    if self.db.execution.acquire_lease(
+                    plan = self._plan(initiative)
+                    if plan is not None and self.db.execution.acquire_lease(
                         lease, self.workspace_id, self.settings.lease_seconds
                     ):
-                        plan = self._plan(initiative)
-                        if plan is not None:
-                            self._bookkeeping(plan, report)
-                    plan = self._plan(initiative)
+                        self._bookkeeping(plan, report)
+                        plan = self._plan(plan.initiative)  # as the bookkeeping left it
                     if plan is not None:
                         plans.append(plan)
                 except Exception as exc:
@@ -509,7 +631,9 @@ class Executor:
         ):
             phase_deps.setdefault(phase_id, []).append(depends_on)
         tasks = {t.id: t for t in self.db.tasks.find_by_initiative_id(initiative.id)}
-        task_deps = {t: self.db.tasks.get_dependencies(t) for t in tasks}
+        task_deps: dict[str, list[str]] = {t: [] for t in tasks}
+        for task_id, depends_on in self.db.execution.find_task_dependencies(initiative.id):
+            task_deps.setdefault(task_id, []).append(depends_on)
         dispatches = {d.task_id: d for d in self.db.execution.find_dispatches(initiative.id)}
         return _Plan(
             initiative=initiative,
@@ -1083,14 +1207,16 @@ class Executor:
         return True
 
     def _start_agent(self, plan: _Plan, task: Task, previous: Dispatch | None) -> Agent:
-        """A retry resumes the crashed agent of this workspace (same worktree, branch and
-        session); otherwise a new agent is spawned on the task's branch, started from the
-        phase branch."""
-        if previous is not None and previous.agent_id and previous.attempts > 0:
+        """A task that had an agent of this workspace (a retry, a manual retry, a task given
+        back) resumes it: same worktree, branch and session. Otherwise a new agent is spawned
+        on the task's branch, started from the phase branch (an existing branch is reused)."""
+        if previous is not None and previous.agent_id:
+            # Its worktree holds the task's branch: a new agent here could not check it out.
             agent = self.db.agents.find_by_id(previous.agent_id)
             if (
                 agent is not None
                 and agent.workspace_id == self.workspace_id
+                and agent.user_dismissed_at is None
                 and agent.status in {AgentStatus.CRASHED, AgentStatus.STOPPED, AgentStatus.IDLE}
             ):
                 return self.runtime.resume(

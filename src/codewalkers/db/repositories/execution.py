@@ -28,6 +28,11 @@ class ExecutionRepository(Protocol):
         it). Two callers never both get the task."""
         ...
 
+    def find_task_dependencies(self, initiative_id: str) -> list[tuple[str, str]]:
+        """Every ``(task_id, depends_on_task_id)`` edge among the initiative's tasks, in one
+        read."""
+        ...
+
     def find_dispatch(self, task_id: str) -> Dispatch | None: ...
 
     def find_dispatches(self, initiative_id: str) -> list[Dispatch]:

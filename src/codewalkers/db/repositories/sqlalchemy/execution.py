@@ -117,6 +117,18 @@ class SqlExecutionRepository:
         row = self._db.run(lambda c: c.execute(statement).first(), write=True)
         return None if row is None else Task(*row)
 
+    def find_task_dependencies(self, initiative_id: str) -> list[tuple[str, str]]:
+        check_id(initiative_id, "initiative_id")
+        deps = schema.task_dependencies
+        statement = (
+            select(deps.c.task_id, deps.c.depends_on_task_id)
+            .join(tasks, tasks.c.id == deps.c.task_id)
+            .where(tasks.c.initiative_id == initiative_id)
+            .order_by(deps.c.created_at, deps.c.id)
+        )
+        rows = self._db.run(lambda c: c.execute(statement).all(), write=False)
+        return [(row[0], row[1]) for row in rows]
+
     # --- dispatches -----------------------------------------------------------------------
 
     def find_dispatch(self, task_id: str) -> Dispatch | None:
