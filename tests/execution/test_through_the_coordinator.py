@@ -114,7 +114,8 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
     assert [(d["project"], d["files"]) for d in diff] == [("app", [])]
 
     landed = cw("initiative", "merge", iid)
-    assert [(x["project"], x["target"]) for x in landed] == [("app", "main")]
+    assert list(landed["commits"]) == ["app"]
+    assert landed["commits"]["app"] == run_git(["rev-parse", "main"], remote.path).strip()
     assert cw("initiative", "get", iid)["status"] == "completed"
     files = run_git(["ls-tree", "-r", "--name-only", "main"], remote.path).split()
     for path in (

@@ -25,8 +25,6 @@ Event                            Payload
 ``initiative:created``           the initiative
 ``initiative:updated``           the initiative (also when archived)
 ``initiative:deleted``           the initiative as it was
-``initiative:merged``            the initiative (completed), ``projects`` (project, target,
-                                 commit): its branch landed on the default branches
 ``phase:created``                the phase
 ``phase:updated``                the phase; with ``depends_on_phase_id`` (added) or
                                  ``removed_depends_on_phase_id`` for a dependency
@@ -102,7 +100,6 @@ from codewalkers.services.serialize import plain
 INITIATIVE_CREATED: Final = "initiative:created"
 INITIATIVE_UPDATED: Final = "initiative:updated"
 INITIATIVE_DELETED: Final = "initiative:deleted"
-INITIATIVE_MERGED: Final = "initiative:merged"
 
 PHASE_CREATED: Final = "phase:created"
 PHASE_UPDATED: Final = "phase:updated"

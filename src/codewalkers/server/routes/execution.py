@@ -16,7 +16,8 @@ from codewalkers.server.routes._common import (
     out,
     outs,
 )
-from codewalkers.services import landing
+from codewalkers.services import branches
+from codewalkers.services.serialize import plain
 
 router = make_router("execution")
 
@@ -42,19 +43,26 @@ def resume(executor: ExecutorDep, id: str) -> m.ExecutionPublic:
     return out(m.ExecutionPublic, executor.resume(id))
 
 
-@router.post("/initiatives/{id}/merge", response_model=list[m.LandedPublic], responses=ANSWERS)
-def merge(runtime: Runtime, id: str, force: bool = False) -> list[m.LandedPublic]:
-    """Merge the initiative's branch into each linked project's default branch and push
-    (409 unless it is pending_review, or with the conflicting files)."""
-    return outs(
-        m.LandedPublic, landing.merge_initiative(runtime.db, runtime.paths, id, force=force)
-    )
+@router.post("/initiatives/{id}/merge", response_model=dict[str, Any], responses=ANSWERS)
+def merge(executor: ExecutorDep, id: str) -> dict[str, Any]:
+    """Land a finished (pending_review) initiative: its branch merged into each linked
+    project's default branch and pushed; ``commits`` per project (409 with the conflicting
+    files, or when it is not pending_review)."""
+    landed: dict[str, Any] = plain(executor.merge_initiative(id))
+    return landed
 
 
-@router.post("/initiatives/{id}/push", response_model=list[m.LandedPublic], responses=ANSWERS)
-def push(runtime: Runtime, id: str) -> list[m.LandedPublic]:
+@router.post("/initiatives/{id}/push", response_model=m.InitiativePublic, responses=ANSWERS)
+def push(executor: ExecutorDep, id: str) -> m.InitiativePublic:
     """Push the initiative's branch to each linked project's remote."""
-    return outs(m.LandedPublic, landing.push_initiative(runtime.db, runtime.paths, id))
+    return out(m.InitiativePublic, executor.push_initiative(id))
+
+
+@router.post("/phases/{id}/request-changes", response_model=m.TaskPublic, responses=ANSWERS)
+def request_changes(executor: ExecutorDep, id: str, body: m.ChangesRequest) -> m.TaskPublic:
+    """Send a phase waiting for review back: a review task carries the summary and the
+    unresolved comments; after it the phase waits for review again."""
+    return out(m.TaskPublic, executor.request_phase_changes(id, body.summary))
 
 
 @router.post("/phases/{id}/approve-review", response_model=m.PhasePublic, responses=ANSWERS)
@@ -68,7 +76,7 @@ def phase_diff(runtime: Runtime, id: str) -> list[m.DiffPublic]:
     """The phase branch against the initiative branch, per linked project."""
     return [
         m.DiffPublic.model_validate(dataclasses.asdict(diff))
-        for diff in landing.phase_diff(runtime.db, runtime.paths, id)
+        for diff in branches.phase_diff(runtime.db, runtime.paths, id)
     ]
 
 
@@ -93,11 +101,11 @@ def dispatch_status(executor: ExecutorDep, initiative_id: str | None = None) -> 
 @router.get("/worktrees", response_model=list[m.WorktreePublic], responses=NO_RUNTIME)
 def worktrees(runtime: Runtime) -> list[m.WorktreePublic]:
     """Every agent and integration worktree, with whether removing it would lose work."""
-    return outs(m.WorktreePublic, landing.list_worktrees(runtime.db, runtime.paths))
+    return outs(m.WorktreePublic, branches.list_worktrees(runtime.db, runtime.paths))
 
 
 @router.post("/worktrees/prune", response_model=dict[str, Any], responses=NO_RUNTIME)
 def prune(runtime: Runtime) -> dict[str, Any]:
     """Remove the workdirs whose worktrees hold nothing unmerged or unpushed; say why the
     others stay."""
-    return landing.prune_worktrees(runtime.db, runtime.paths, runtime.delete)
+    return branches.prune_worktrees(runtime.db, runtime.paths, runtime.delete)
