@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -497,3 +498,33 @@ def test_two_coordinators_sharing_branches_through_the_remote_build_one_initiati
         close_coordinator(first)
         close_coordinator(second)
         other_db.close()
+
+
+def test_the_coordinators_loop_blocks_a_task_whose_agent_reports_an_error_without_retrying(
+    db: Database, coordinator: Coordinator
+) -> None:
+    initiative = make_initiative(db, merge_requires_approval=False)
+    phase = make_phase(db, initiative, status="approved")
+    task = make_task(db, phase, description=scenario({"error": "the spec contradicts itself"}))
+    stop = threading.Event()
+    loop = threading.Thread(target=coordinator.executor.run, args=(stop, 5.0))
+    loop.start()
+    try:
+        coordinator.executor.execute(initiative.id)  # wakes the loop: no 5 s wait
+        deadline = time.monotonic() + 60
+        row = None
+        while time.monotonic() < deadline:
+            row = db.execution.find_dispatch(task.id)
+            if row is not None and row.state == DispatchState.BLOCKED:
+                break
+            time.sleep(0.05)
+        assert row is not None and row.state == DispatchState.BLOCKED
+        assert row.attempts == 1
+        assert row.reason == "the agent reported an error: the spec contradicts itself"
+        current = db.tasks.find_by_id(task.id)
+        assert current is not None and current.status == TaskStatus.BLOCKED
+    finally:
+        stop.set()
+        coordinator.executor.wake()
+        loop.join(30)
+    assert not loop.is_alive()

@@ -358,6 +358,8 @@ class Executor:
         self.integration: Integration = integration or GitIntegration(runtime.paths)
         self.workspace_id = runtime.workspace_id
         self._lock = threading.RLock()
+        self._wake = threading.Event()
+        runtime.end_listeners.append(lambda _agent_id: self._wake.set())
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -401,6 +403,7 @@ class Executor:
                 for phase in self.db.phases.find_by_initiative_id(initiative.id):
                     if phase.status == PhaseStatus.APPROVED:
                         events.emit(self.db, events.PHASE_QUEUED, phase)
+            self.wake()
             return execution
 
     def pause(self, initiative_id: str) -> Execution:
@@ -423,6 +426,7 @@ class Executor:
             with self.db.transaction():
                 execution = self.db.execution.set_execution_state(initiative_id, state)
                 events.emit(self.db, event, initiative, execution=execution.state)
+            self.wake()
             return execution
 
     def retry_task(self, task_id: str) -> Task:
@@ -455,6 +459,7 @@ class Executor:
                     phase = self.db.phases.find_by_id(task.phase_id)
                     if phase is not None and phase.status == PhaseStatus.BLOCKED:
                         self._phase_status(phase, PhaseStatus.IN_PROGRESS)
+            self.wake()
             return updated
 
     def complete_task(self, task_id: str, summary: str | None = None) -> Task:
@@ -473,6 +478,7 @@ class Executor:
                 if self.db.execution.find_dispatch(task_id) is not None:
                     self.db.execution.update_dispatch(task_id, state=DispatchState.DONE)
                 events.emit(self.db, events.TASK_COMPLETED, updated, by="user")
+            self.wake()
             return updated
 
     def approve_phase_review(self, phase_id: str) -> Phase:
@@ -543,6 +549,7 @@ class Executor:
                     task_id=task.id,
                     comment_ids=[c.id for c in comments],
                 )
+            self.wake()
             return task
 
     def merge_initiative(self, initiative_id: str) -> dict[str, Any]:
@@ -645,6 +652,24 @@ class Executor:
                 log.exception("dispatch failed")
                 report.errors.append(f"dispatch: {exc}")
         return report
+
+    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+        """The coordinator's loop (run it in a thread of its own, not the supervisor's): a
+        tick every ``interval`` seconds, and at once when an agent ends or a command asks
+        (:meth:`wake`), until ``stop`` is set. A failing tick is logged, never fatal."""
+        while not stop.is_set():
+            try:
+                report = self.tick()
+                for error in report.errors:
+                    log.warning("execution: %s", error)
+            except Exception:
+                log.exception("execution tick failed")
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        """Tick now rather than at the next interval (e.g. after a command changed a plan)."""
+        self._wake.set()
 
     def _plan(self, initiative: Initiative) -> _Plan | None:
         execution = self.db.execution.find_execution(initiative.id)
@@ -758,7 +783,11 @@ class Executor:
             report.completed.append(task.id)
         elif task.status == TaskStatus.BLOCKED:
             result = agent.result if agent is not None and isinstance(agent.result, dict) else {}
-            if agent is not None and agent.status == AgentStatus.IDLE and result.get("error"):
+            if (
+                agent is not None
+                and agent.status == AgentStatus.IDLE
+                and result.get("status") == "error"
+            ):
                 self._give_up(plan, task, row, f"the agent reported an error: {result['error']}")
                 report.blocked.append(task.id)
             else:
