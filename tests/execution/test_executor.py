@@ -5,17 +5,20 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from codewalkers.db import (
     AgentStatus,
+    ConflictError,
     Database,
     DispatchState,
     InitiativeStatus,
     PhaseStatus,
     TaskStatus,
+    ValidationError,
     open_database,
 )
 from codewalkers.services.execution import DispatchSettings
@@ -528,3 +531,39 @@ def test_the_coordinators_loop_blocks_a_task_whose_agent_reports_an_error_withou
         coordinator.executor.wake()
         loop.join(30)
     assert not loop.is_alive()
+
+
+def test_a_finished_initiative_sent_back_for_changes_runs_a_review_phase_then_waits_again(
+    db: Database, coordinator: Coordinator, remote: Remote
+) -> None:
+    initiative = make_initiative(db, name="Search", merge_requires_approval=False)
+    project = db.projects.create(name="app", url=remote.url)
+    db.projects.set_initiative_projects(initiative.id, [project.id])
+    phase = make_phase(db, initiative, name="Index", status="approved")
+    make_task(db, phase, name="Indexer", description=writes("index.py", "i\n", "Indexed."))
+    executor = coordinator.executor
+    executor.execute(initiative.id)
+
+    def status_is(value: InitiativeStatus) -> Callable[[], bool]:
+        def check() -> bool:
+            current = db.initiatives.find_by_id(initiative.id)
+            return current is not None and current.status == value
+
+        return check
+
+    tick_until(executor, status_is(InitiativeStatus.PENDING_REVIEW))
+    with pytest.raises(ValidationError):
+        executor.request_initiative_changes(initiative.id, "  ")
+    task = executor.request_initiative_changes(initiative.id, "Also index titles")
+    assert task.category == "review" and "Also index titles" in (task.description or "")
+    current = db.initiatives.find_by_id(initiative.id)
+    assert current is not None and current.status == InitiativeStatus.ACTIVE
+    tick_until(executor, status_is(InitiativeStatus.PENDING_REVIEW))
+    done = db.tasks.find_by_id(task.id)
+    assert done is not None and done.status == TaskStatus.COMPLETED
+    phases = {p.name: p.status for p in db.phases.find_by_initiative_id(initiative.id)}
+    assert phases == {"Index": PhaseStatus.COMPLETED, "Changes requested": PhaseStatus.COMPLETED}
+    assert "initiative:changes_requested" in event_types(db)
+    executor.merge_initiative(initiative.id)
+    with pytest.raises(ConflictError, match="completed, not pending_review"):
+        executor.request_initiative_changes(initiative.id, "Too late")

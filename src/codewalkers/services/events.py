@@ -78,6 +78,8 @@ Event                            Payload
 ``phase:blocked``                the phase, ``reason``
 ``phase:pending_review``         the phase, ``branch``
 ``phase:changes_requested``      the phase, ``task_id`` (the review task), ``comment_ids``
+``initiative:changes_requested`` the initiative (active again), ``phase_id`` (the new
+                                 "Changes requested" phase), ``task_id``, ``comment_ids``
 ``merge:queued|started``         ``project``, ``source``, ``target``, ``task_id`` or
                                  ``phase_id``
 ``merge:completed``              the same, ``commit``, ``already_merged``
@@ -159,6 +161,7 @@ PHASE_COMPLETED: Final = "phase:completed"
 PHASE_BLOCKED: Final = "phase:blocked"
 PHASE_PENDING_REVIEW: Final = "phase:pending_review"
 PHASE_CHANGES_REQUESTED: Final = "phase:changes_requested"
+INITIATIVE_CHANGES_REQUESTED: Final = "initiative:changes_requested"
 
 MERGE_QUEUED: Final = "merge:queued"
 MERGE_STARTED: Final = "merge:started"

@@ -552,6 +552,66 @@ class Executor:
             self.wake()
             return task
 
+    def request_initiative_changes(self, initiative_id: str, summary: str) -> Task:
+        """Send a finished (pending_review) initiative back for changes (``cw initiative
+        request-changes``): a new approved phase "Changes requested", depending on every
+        other phase, holds a high-priority ``review`` task with the summary and the
+        unresolved review comments of all phases; the initiative is active again, the phase
+        runs and merges like any other, and the initiative then waits for review again.
+        Returns the task. Raises ``NotFoundError``, ``ConflictError`` when it does not wait
+        for review, ``ValidationError`` for an empty summary."""
+        with self._lock:
+            initiative = self._initiative(initiative_id)
+            if initiative.status != InitiativeStatus.PENDING_REVIEW:
+                raise ConflictError(
+                    f"initiative {initiative.name} is {initiative.status}, not pending_review"
+                )
+            if not summary.strip():
+                raise ValidationError("say what to change: --summary TEXT")
+            phases = self.db.phases.find_by_initiative_id(initiative.id)
+            lines = ["The reviewer asked for changes to the initiative's work.", "", summary]
+            comments = [
+                c
+                for phase in phases
+                for c in self.db.review_comments.find_by_phase_id(phase.id)
+                if not c.resolved
+            ]
+            if comments:
+                lines += ["", "Unresolved review comments:", ""]
+                lines += [
+                    f"- `{c.file_path}` line {c.line_number} ({c.author}): {c.body}"
+                    for c in comments
+                ]
+            rounds = sum(p.name.startswith("Changes requested") for p in phases)
+            with self.db.transaction():
+                phase = self.db.phases.create(
+                    initiative_id=initiative.id,
+                    name="Changes requested" + (f" ({rounds + 1})" if rounds else ""),
+                    status=PhaseStatus.APPROVED,
+                )
+                for other in phases:
+                    self.db.phases.create_dependency(phase.id, other.id)
+                task = self.db.tasks.create(
+                    phase_id=phase.id,
+                    name=f"Review changes: {initiative.name}",
+                    description="\n".join(lines) + "\n",
+                    category=TaskCategory.REVIEW,
+                    priority=TaskPriority.HIGH,
+                )
+                active = self.db.initiatives.update(initiative.id, status=InitiativeStatus.ACTIVE)
+                events.emit(self.db, events.PHASE_CREATED, phase)
+                events.emit(self.db, events.TASK_CREATED, task)
+                events.emit(
+                    self.db,
+                    events.INITIATIVE_CHANGES_REQUESTED,
+                    active,
+                    phase_id=phase.id,
+                    task_id=task.id,
+                    comment_ids=[c.id for c in comments],
+                )
+            self.wake()
+            return task
+
     def merge_initiative(self, initiative_id: str) -> dict[str, Any]:
         """Land a finished initiative (``cw initiative merge``): its branch is merged into
         each linked project's default branch and pushed; the initiative is ``completed``

@@ -68,6 +68,16 @@ def push(executor: ExecutorDep, id: str) -> m.InitiativePublic:
     return out(m.InitiativePublic, executor.push_initiative(id))
 
 
+@router.post("/initiatives/{id}/request-changes", response_model=m.TaskPublic, responses=ANSWERS)
+def request_initiative_changes(
+    executor: ExecutorDep, id: str, body: m.ChangesRequest
+) -> m.TaskPublic:
+    """Send a finished initiative back: a "Changes requested" phase with a review task runs,
+    then the initiative waits for review again (422 without a summary)."""
+    task = executor.request_initiative_changes(id, body.summary or "")
+    return out(m.TaskPublic, _woken(executor, task))
+
+
 @router.post("/phases/{id}/request-changes", response_model=m.TaskPublic, responses=ANSWERS)
 def request_changes(executor: ExecutorDep, id: str, body: m.ChangesRequest) -> m.TaskPublic:
     """Send a phase waiting for review back: a review task carries the summary and the
