@@ -108,11 +108,17 @@ class Database:
         engine: Engine,
         *,
         secret_key: str | bytes | None = None,
+        fast_path: bool | None = None,
     ) -> None:
         from codewalkers.db import repositories as ports
         from codewalkers.db.repositories import sqlalchemy as adapters
+        from codewalkers.db.repositories.sqlalchemy._raw import PLAIN, fast_path_from_environment
 
         self.engine = engine
+        #: False: every call runs through plain SQLAlchemy (see :func:`open_database`).
+        self.fast_path = fast_path_from_environment() if fast_path is None else fast_path
+        if not self.fast_path:
+            engine.update_execution_options(**{PLAIN: True})
         self._local = threading.local()
         self.initiatives: ports.InitiativeRepository = adapters.SqlInitiativeRepository(self)
         self.phases: ports.PhaseRepository = adapters.SqlPhaseRepository(self)
@@ -254,6 +260,7 @@ def open_database(
     *,
     migrate: bool = True,
     secret_key: str | bytes | None = None,
+    fast_path: bool | None = None,
 ) -> Database:
     """Open the database at ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
@@ -261,12 +268,16 @@ def open_database(
     ``secret_key`` (a Fernet key, see :mod:`codewalkers.db.secrets`) encrypts and decrypts
     account credentials and config; without it, accounts that hold them cannot be read or
     written (:class:`SecretKeyError`), and every other table works as usual.
+    ``fast_path=False`` runs every repository call through plain SQLAlchemy instead of the
+    prepared statements of ``repositories/sqlalchemy/_raw.py`` (same results, slower); the
+    default follows ``CW_DB_FAST_PATH`` (``off`` turns it off), else on.
     Raises :class:`SchemaError` when the database is newer than this code, and
     :class:`DatabaseError` when it cannot be opened.
     """
     engine = create_engine(url)
     try:
-        database = Database(engine, secret_key=secret_key)  # a malformed key fails first
+        # A malformed key fails first.
+        database = Database(engine, secret_key=secret_key, fast_path=fast_path)
         if migrate:
             ensure_schema(engine)
         return database
