@@ -26,7 +26,14 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 
 from codewalkers.db._retry import RETRY_SECONDS, LostBeforeCommit, is_lost, with_retries
-from codewalkers.db.engine import SNAPSHOT, WRITE, create_engine, ensure_schema, invalidate_pool
+from codewalkers.db.engine import (
+    SNAPSHOT,
+    WRITE,
+    create_engine,
+    current_revision,
+    ensure_schema,
+    invalidate_pool,
+)
 from codewalkers.db.errors import DatabaseError, translate, translate_errors
 
 T = TypeVar("T")
@@ -148,6 +155,13 @@ class Database:
     def url(self) -> str:
         """The database URL, with any password hidden."""
         return self.engine.url.render_as_string(hide_password=True)
+
+    def schema_revision(self) -> str | None:
+        """The migration revision the database is at (``None`` when it was never migrated);
+        compare with :func:`~codewalkers.db.head_revision`.
+        """
+        with translate_errors(), self.engine.connect() as connection:
+            return current_revision(connection)
 
     @property
     def in_transaction(self) -> bool:
