@@ -47,6 +47,28 @@ def test_the_private_sqlalchemy_api_the_fast_path_uses_still_exists() -> None:
     bind = bindparam("x")
     for attribute in ("expanding", "literal_execute", "required", "effective_value", "key"):
         assert hasattr(bind, attribute)
+    # Runner._direct reads what bool() of a listener collection would compute, unlisted or
+    # listened to, on the engine or its class.
+    engine = sa.create_engine("sqlite://")
+    try:
+        for name in ("before_cursor_execute", "after_cursor_execute"):
+            quiet = getattr(engine.dispatch, name)
+            assert not quiet.listeners and not quiet.parent_listeners and not quiet
+
+            def listener(*_args: Any) -> None:
+                pass
+
+            sa.event.listen(engine, name, listener)
+            heard = getattr(engine.dispatch, name)
+            assert len(heard.listeners) == 1 and heard
+            sa.event.remove(engine, name, listener)
+            sa.event.listen(sa.Engine, name, listener)
+            try:
+                assert len(getattr(engine.dispatch, name).parent_listeners) == 1
+            finally:
+                sa.event.remove(sa.Engine, name, listener)
+    finally:
+        engine.dispose()
 
 
 # --- observability: engine events and logging see the fast path's statements -------------
@@ -105,6 +127,20 @@ def test_a_cursor_listener_sees_every_fast_path_statement(
     assert seen.saw("UPDATE", "initiatives")
     assert seen.saw("DELETE FROM", "initiatives")
     assert seen.saw("INSERT INTO", "agent_log_chunks")
+
+
+def test_a_listener_on_the_engine_class_sees_fast_path_statements(db: Database) -> None:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        db.initiatives.create(name="Seen from the class")
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+    assert any("INSERT INTO initiatives" in statement for statement in seen)
 
 
 def test_a_listener_removed_leaves_the_fast_path_silent_again(db: Database) -> None:

@@ -71,12 +71,19 @@ def fast_path_from_environment() -> bool:
 
 def observed(engine: Engine | Connection) -> bool:
     """True while someone would see statements run on ``engine`` (or this connection):
-    a ``before_cursor_execute`` / ``after_cursor_execute`` listener, or statement logging.
+    a ``before_cursor_execute`` / ``after_cursor_execute`` listener (on it or its class), or
+    statement logging (``echo``, the ``sqlalchemy.engine`` logger at INFO).
     """
     dispatch = engine.dispatch
+    before = dispatch.before_cursor_execute
+    after = dispatch.after_cursor_execute
+    # What bool(listener collection) computes, without a Python-level __bool__ call: this
+    # runs on every hot-path call. (tests/db/test_fast_path.py checks these attributes.)
     return bool(
-        dispatch.before_cursor_execute
-        or dispatch.after_cursor_execute
+        before.listeners
+        or before.parent_listeners
+        or after.listeners
+        or after.parent_listeners
         or engine.engine.logger.isEnabledFor(logging.INFO)
     )
 
@@ -415,17 +422,21 @@ class Runner:
         self._idle = idle_connections(db.engine)
 
     def _direct(self) -> bool:
-        """True when this call may skip SQLAlchemy: the fast path is on, nobody observes
-        statements (see :func:`observed`, written out: this runs on every call), and the
-        calling thread has no ``db.transaction()`` open.
+        """True when this call may skip SQLAlchemy: the fast path is on, the calling thread
+        has no ``db.transaction()`` open, and nobody observes statements (:func:`observed`).
         """
+        if not self._fast or self._db._local.tx is not None:
+            return False
+        # observed(), written out: this runs on every call.
         dispatch = self._dispatch
+        before = dispatch.before_cursor_execute
+        after = dispatch.after_cursor_execute
         return not (
-            not self._fast
-            or dispatch.before_cursor_execute
-            or dispatch.after_cursor_execute
+            before.listeners
+            or before.parent_listeners
+            or after.listeners
+            or after.parent_listeners
             or self._engine.logger.isEnabledFor(logging.INFO)
-            or getattr(self._db._local, "tx", None) is not None
         )
 
     def read_one(self, prepared: Prepared, values: Mapping[str, Any]) -> tuple[Any, ...] | None:

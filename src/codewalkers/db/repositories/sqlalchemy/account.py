@@ -99,6 +99,7 @@ class SqlAccountRepository(SqlRepository[Account]):
     def __init__(self, db: Database, secret_key: str | bytes | None = None) -> None:
         super().__init__(db)
         self._secrets = SecretBox(secret_key)
+        self._names = tuple(column.name for column in self._columns)
 
     # --- encryption at rest ---------------------------------------------------------------
 
@@ -207,7 +208,7 @@ class SqlAccountRepository(SqlRepository[Account]):
         candidate tried at most once (``None`` when none can be read).
         """
         check_text("provider", provider)
-        names = [column.name for column in self._columns]
+        names = self._names
 
         def work(raw: Raw) -> tuple[Account | None, list[tuple[Account, SecretKeyError]]]:
             if raw.dialect.name == "postgresql":
