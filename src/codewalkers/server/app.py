@@ -14,7 +14,7 @@ from importlib.metadata import version as package_version
 from fastapi import FastAPI, Security
 from fastapi.middleware import Middleware
 
-from codewalkers.db import Database, current_revision, head_revision
+from codewalkers.db import Database, head_revision
 from codewalkers.server import errors
 from codewalkers.server.auth import GuardMiddleware
 from codewalkers.server.errors import COMMON_RESPONSES
@@ -102,8 +102,7 @@ def create_app(
     )
     def server_status() -> ServerStatus:
         """Health plus the database (URL without password, schema revision) and events."""
-        with db.engine.connect() as connection:
-            revision = current_revision(connection)
+        revision = db.schema_revision()
         head = head_revision()
         return ServerStatus(
             status="ok",

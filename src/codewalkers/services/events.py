@@ -45,6 +45,9 @@ Event                            Payload
 ``account:created|claimed``      the account without secrets (``has_credentials`` instead)
 ``account:exhausted``            the account without secrets
 ``account:exhaustion_cleared``   ``cleared`` (how many accounts became available again)
+``account:unreadable``           the account skipped by a claim because this key cannot
+                                 decrypt its secrets (``has_credentials`` and
+                                 ``has_config`` null: unknown), ``reason``
 ``agent:dismissed``              the agent
 ``agent:output``                 the log chunk (``agent_id``, ``session_number``, ``seq``, ...)
 ``agent:spawned|resumed``        the agent (``reason`` for a resume)
@@ -127,6 +130,7 @@ ACCOUNT_CREATED: Final = "account:created"
 ACCOUNT_EXHAUSTED: Final = "account:exhausted"
 ACCOUNT_CLAIMED: Final = "account:claimed"
 ACCOUNT_EXHAUSTION_CLEARED: Final = "account:exhaustion_cleared"
+ACCOUNT_UNREADABLE: Final = "account:unreadable"
 
 AGENT_DISMISSED: Final = "agent:dismissed"
 AGENT_OUTPUT: Final = "agent:output"

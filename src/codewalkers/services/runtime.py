@@ -44,7 +44,7 @@ from codewalkers.db import (
     TaskStatus,
     ValidationError,
 )
-from codewalkers.services import events
+from codewalkers.services import accounts, events
 from codewalkers.services import projects as project_service
 from codewalkers.services.agents import describe, find_agent
 from codewalkers.workspace import Workspace
@@ -330,11 +330,8 @@ class AgentRuntime:
                     f"account {account.email} is exhausted until {account.exhausted_until}"
                 )
             return account
-        with self.db.transaction():
-            account = self.db.accounts.find_next_available(provider.name)
-            if account is not None:
-                events.emit(self.db, events.ACCOUNT_CLAIMED, account)
-        return account
+        # Skips (and reports) an account whose secrets this key cannot read.
+        return accounts.claim_next(self.db, provider.name)
 
     def _launch(
         self,
