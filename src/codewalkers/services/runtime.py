@@ -320,7 +320,16 @@ class AgentRuntime:
         return workdir.render_prompt(str(agent.mode), self._inputs(agent))
 
     def _has_accounts(self, provider: Provider) -> bool:
-        return bool(self.db.accounts.find_by_provider(provider.name))
+        return bool(self._readable_accounts(provider))
+
+    def _readable_accounts(self, provider: Provider) -> list[Account]:
+        """The provider's accounts whose secrets this workspace can read (an unreadable one
+        is skipped by claims, so it is no reason to wait)."""
+        return [
+            account
+            for account, readable in self.db.accounts.find_all_with_readability()
+            if readable and account.provider == provider.name
+        ]
 
     def _claim(self, provider: Provider, account_id: str | None) -> Account | None:
         if account_id:
@@ -852,8 +861,11 @@ class AgentRuntime:
             )
 
     def _wait_for_account(self, agent: Agent, provider: Provider, *, first: bool) -> Agent:
-        accounts = self.db.accounts.find_by_provider(provider.name)
-        resets = [a.exhausted_until for a in accounts if a.exhausted_until is not None]
+        resets = [
+            a.exhausted_until
+            for a in self._readable_accounts(provider)
+            if a.exhausted_until is not None
+        ]
         earliest = min(resets) if resets else None
         when = f" (the earliest frees at {earliest:%Y-%m-%d %H:%M:%SZ})" if earliest else ""
         reason = f"{WAITING_FOR_ACCOUNT}: every {provider.name} account is exhausted{when}"
