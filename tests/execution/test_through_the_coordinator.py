@@ -56,7 +56,7 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
     coordinator: Server,
     remote: Remote,
 ) -> None:
-    """Three phases (the third depends on the first two), five tasks with dependencies,
+    """Three phases (the third depends on the first two), eight tasks with dependencies,
     YOLO: execute → every task runs once → phases merge → pending_review → merge lands the
     initiative on the remote's default branch with every task's file."""
     cw = space.ok
@@ -82,8 +82,14 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
     login = task(api, "Login endpoint", "api/login.py")
     form = task(ui, "Login form", "ui/form.html")
     page = task(ui, "Login page", "ui/page.html")
+    roles = task(schema, "Roles table", "schema/roles.sql")
+    logout = task(api, "Logout endpoint", "api/logout.py")
+    refresh = task(api, "Token refresh", "api/refresh.py")
     cw("task", "depend", sessions, "--on", users)
+    cw("task", "depend", roles, "--on", sessions)
     cw("task", "depend", page, "--on", form)
+    cw("task", "depend", refresh, "--on", login)
+    every = [users, sessions, roles, login, logout, refresh, form, page]
     for phase in (schema, api, ui):
         cw("phase", "approve", phase["id"])
 
@@ -98,10 +104,21 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
         time.sleep(0.5)
 
     tasks = {t["id"]: t for t in cw("task", "list", "--initiative", iid)}
-    for tid in (users, sessions, login, form, page):
+    for tid in every:
         assert tasks[tid]["status"] == "completed", tasks[tid]
     agents = cw("agent", "list")
-    assert sorted(a["task_id"] for a in agents) == sorted([users, sessions, login, form, page])
+    assert sorted(a["task_id"] for a in agents) == sorted(every)  # each ran exactly once
+
+    # Merge commits follow the dependency order: users, then sessions, then roles.
+    merged = run_git(
+        ["log", "--merges", "--reverse", "--format=%s", "cw/user-auth--schema"],
+        space.root / ".cw/repos/app.git",
+    ).splitlines()
+    order = [
+        next(i for i, s in enumerate(merged) if f"'{n}'" in s)
+        for n in ("Users table", "Sessions table", "Roles table")
+    ]
+    assert order == sorted(order), merged
 
     # Dependencies ran in order: the sessions agent saw the users task's summary.
     sessions_agent = next(a for a in agents if a["task_id"] == sessions)
@@ -121,7 +138,10 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
     for path in (
         "schema/users.sql",
         "schema/sessions.sql",
+        "schema/roles.sql",
         "api/login.py",
+        "api/logout.py",
+        "api/refresh.py",
         "ui/form.html",
         "ui/page.html",
     ):
@@ -132,10 +152,10 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
     trees = cw("worktree", "list")
     assert {t["kind"] for t in trees} >= {"agent"}
     pruned = cw("worktree", "prune")
-    assert len(pruned["removed"]) == 5 and pruned["kept"] == []
+    assert len(pruned["removed"]) == 8 and pruned["kept"] == []
     # Every branch stays: pruning removes worktrees, never commits.
     branches = run_git(["branch", "--list", "cw/*"], space.root / ".cw/repos/app.git")
-    assert branches.count("cw/user-auth--") >= 5 + 3
+    assert branches.count("cw/user-auth--") >= 8 + 3
 
 
 def test_a_coordinator_killed_mid_initiative_finishes_it_after_a_restart(
