@@ -15,10 +15,11 @@ from codewalkers.db import (
     NotFoundError,
     Phase,
     PhaseStatus,
+    Project,
     Task,
     TaskStatus,
 )
-from codewalkers.services import events
+from codewalkers.services import events, projects
 
 
 def get_or_raise(repository: Any, id: str, entity: str) -> Any:
@@ -54,6 +55,16 @@ def create_initiative(
                 entity_id=initiative.id,
             )
     return initiative
+
+
+def link_projects(db: Database, initiative_id: str, project_ids: Sequence[str]) -> list[Project]:
+    """Link the initiative to exactly these projects (others are unlinked); return them.
+    Raises ``NotFoundError`` for an unknown initiative, ``ReferenceNotFoundError`` for an
+    unknown project.
+    """
+    with db.transaction():
+        get_or_raise(db.initiatives, initiative_id, "initiative")
+        return projects.link_projects(db, initiative_id, project_ids)
 
 
 def update_initiative(db: Database, initiative_id: str, **changes: Any) -> Initiative:
@@ -102,12 +113,14 @@ def set_phase_status(db: Database, phase_id: str, status: PhaseStatus | str) -> 
 
 def add_phase_dependency(db: Database, phase_id: str, depends_on_phase_id: str) -> bool:
     """Make a phase depend on another of its initiative; ``False`` if it already did.
-    Raises ``ValidationError`` for a self-dependency, a cycle or another initiative's phase.
+    Raises ``NotFoundError`` for an unknown phase, ``ReferenceNotFoundError`` for an unknown
+    ``depends_on_phase_id``, ``ValidationError`` for a self-dependency, a cycle or another
+    initiative's phase.
     """
     with db.transaction():
+        phase: Phase = get_or_raise(db.phases, phase_id, "phase")
         added = db.phases.create_dependency(phase_id, depends_on_phase_id)
         if added:
-            phase: Phase = get_or_raise(db.phases, phase_id, "phase")
             events.emit(db, events.PHASE_UPDATED, phase, depends_on_phase_id=depends_on_phase_id)
     return added
 
@@ -171,13 +184,14 @@ def set_task_status(db: Database, task_id: str, status: TaskStatus | str) -> Tas
 
 
 def add_task_dependency(db: Database, task_id: str, depends_on_task_id: str) -> bool:
-    """Make a task depend on another; ``False`` if it already did. Raises
-    ``ValidationError`` for a self-dependency or a cycle.
+    """Make a task depend on another; ``False`` if it already did. Raises ``NotFoundError``
+    for an unknown task, ``ReferenceNotFoundError`` for an unknown ``depends_on_task_id``,
+    ``ValidationError`` for a self-dependency, another initiative's task or a cycle.
     """
     with db.transaction():
+        task: Task = get_or_raise(db.tasks, task_id, "task")
         added = db.tasks.create_dependency(task_id, depends_on_task_id)
         if added:
-            task: Task = get_or_raise(db.tasks, task_id, "task")
             events.emit(db, events.TASK_UPDATED, task, depends_on_task_id=depends_on_task_id)
     return added
 

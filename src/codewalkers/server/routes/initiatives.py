@@ -8,7 +8,7 @@ from codewalkers.db import InitiativeStatus
 from codewalkers.server import models as m
 from codewalkers.server.errors import CONFLICT, NOT_FOUND
 from codewalkers.server.routes._common import Db, changes, make_router, out, outs
-from codewalkers.services import plan, projects
+from codewalkers.services import plan
 
 router = make_router("initiatives")
 
@@ -99,7 +99,4 @@ def list_linked_projects(db: Db, id: str) -> list[m.ProjectPublic]:
 @router.put("/initiatives/{id}/projects", response_model=list[m.ProjectPublic], responses=NOT_FOUND)
 def link_projects(db: Db, id: str, body: m.ProjectLinks) -> list[m.ProjectPublic]:
     """Link exactly these projects (others are unlinked); the linked projects."""
-    with db.transaction():
-        plan.get_or_raise(db.initiatives, id, "initiative")
-        rows = projects.link_projects(db, id, body.project_ids)
-    return outs(m.ProjectPublic, rows)
+    return outs(m.ProjectPublic, plan.link_projects(db, id, body.project_ids))

@@ -83,9 +83,7 @@ def list_dependencies(db: Db, id: str) -> list[str]:
 )
 def add_dependency(db: Db, id: str, body: m.PhaseDependencyCreate) -> m.PhaseDependencyResult:
     """Make the phase depend on another phase of its initiative (cycles are refused)."""
-    with db.transaction():
-        plan.get_or_raise(db.phases, id, "phase")
-        added = plan.add_phase_dependency(db, id, body.depends_on_phase_id)
+    added = plan.add_phase_dependency(db, id, body.depends_on_phase_id)
     return m.PhaseDependencyResult(
         phase_id=id, depends_on_phase_id=body.depends_on_phase_id, added=added
     )

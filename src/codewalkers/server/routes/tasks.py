@@ -91,9 +91,7 @@ def list_dependencies(db: Db, id: str) -> list[str]:
 @router.post("/tasks/{id}/dependencies", response_model=m.TaskDependencyResult, responses=NOT_FOUND)
 def add_dependency(db: Db, id: str, body: m.TaskDependencyCreate) -> m.TaskDependencyResult:
     """Make the task depend on another (cycles are refused with 422)."""
-    with db.transaction():
-        plan.get_or_raise(db.tasks, id, "task")
-        added = plan.add_task_dependency(db, id, body.depends_on_task_id)
+    added = plan.add_task_dependency(db, id, body.depends_on_task_id)
     return m.TaskDependencyResult(
         task_id=id, depends_on_task_id=body.depends_on_task_id, added=added
     )
