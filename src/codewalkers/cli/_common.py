@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from codewalkers.db import Database, open_database
-from codewalkers.services import secret_keys
+from codewalkers.services import lookup, secret_keys
+from codewalkers.services.lookup import label
 from codewalkers.services.serialize import account_public as account_public  # re-exported
 from codewalkers.services.serialize import plain as plain  # re-exported
 from codewalkers.workspace import Workspace, WorkspaceError, find_workspace, secret_key_from_env
@@ -161,7 +162,31 @@ def counted(verb: str, count: int, noun: str) -> list[str]:
     return [f"{verb} {count} {noun}" + ("" if count == 1 else "s")]
 
 
+def consequences(found: Sequence[tuple[str, int, str]]) -> list[str]:
+    """A service's ``(verb, count, noun)`` list as :func:`confirm`'s phrases, one verb said
+    once: ``["deletes 2 phases", "3 tasks"]``.
+    """
+    phrases: list[str] = []
+    said = None
+    for verb, count, noun in found:
+        for phrase in counted(verb, count, noun):
+            phrases.append(phrase if verb != said else phrase.removeprefix(f"{verb} "))
+            said = verb
+    return phrases
+
+
 def named(entity: str, record: Any) -> str:
     """``task "Sketch the token flow" (16Z7…full id)``: a thing named as well as identified."""
-    label = getattr(record, "name", None) or getattr(record, "title", None) or ""
-    return f'{entity} "{label}" ({record.id})' if label else f"{entity} {record.id}"
+    text = label(record)
+    return f'{entity} "{text}" ({record.id})' if text else f"{entity} {record.id}"
+
+
+def resolve(db: Database, entity: str, given: str) -> str:
+    """The full id of ``given`` (a full id or a unique prefix of at least 4 characters);
+    an ambiguous prefix is refused listing the candidates.
+    """
+    return lookup.resolve(db, entity, given)
+
+
+def resolve_all(db: Database, entity: str, given: Sequence[str]) -> list[str]:
+    return [lookup.resolve(db, entity, value) for value in given]

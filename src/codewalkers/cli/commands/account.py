@@ -12,11 +12,16 @@ import typer
 from codewalkers.cli._common import (
     CliError,
     JsonOption,
+    YesOption,
     account_public,
+    confirm,
+    consequences,
     database,
     emit,
+    named,
     ok,
     read_text_file,
+    resolve,
     show_table,
 )
 from codewalkers.services import accounts
@@ -28,7 +33,7 @@ app = typer.Typer(
     help="Accounts: provider logins, handed out least-recently-used. Secrets are never shown."
 )
 
-Id = Annotated[str, typer.Argument(help="The account's id.")]
+Id = Annotated[str, typer.Argument(metavar="ID", help="The account's id (or a unique prefix).")]
 Provider = Annotated[str, typer.Option("--provider", help="The provider (claude, codex, ...).")]
 # Every output goes through plain()/account_public(): credentials and config never appear.
 COLUMNS = [
@@ -146,7 +151,7 @@ def exhaust(
     """Park an account until a time (its usage-limit reset)."""
     moment = parse_when(until)
     with database() as db:
-        account = accounts.mark_exhausted(db, id, moment)
+        account = accounts.mark_exhausted(db, resolve(db, "account", id), moment)
     emit(
         account,
         json_output,
@@ -160,3 +165,53 @@ def clear_expired(json_output: JsonOption = False) -> None:
     with database() as db:
         count = accounts.clear_expired(db)
     emit({"cleared": count}, json_output, lambda: ok(f"cleared {count} expired exhaustion(s)"))
+
+
+@app.command(
+    "update",
+    context_settings=ID_ARGS,
+    epilog="Example: cw account update Ac1... --credentials-file ~/.claude/.credentials.json",
+)
+def update(
+    id: Id,
+    email: Annotated[str | None, typer.Option(help="New email.")] = None,
+    provider: Annotated[str | None, typer.Option(help="New provider.")] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config-file", help="A file with the new config.")
+    ] = None,
+    credentials_file: Annotated[
+        Path | None, typer.Option("--credentials-file", help="A file with the new credentials.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Change an account's email, provider, config or credentials (never shown)."""
+    fields = {
+        "email": email,
+        "provider": provider,
+        "config_json": read_text_file(config_file, "config"),
+        "credentials": read_text_file(credentials_file, "credentials"),
+    }
+    changes = {key: value for key, value in fields.items() if value is not None}
+    if not changes:
+        raise CliError(
+            "nothing to change: give --email, --provider, --config-file or --credentials-file"
+        )
+    with database() as db:
+        account = accounts.update_account(db, resolve(db, "account", id), **changes)
+    emit(account, json_output, lambda: ok(f"updated {named('account', account)}"))
+
+
+@app.command("remove", context_settings=ID_ARGS, epilog="Example: cw account remove Ac1... --yes")
+def remove(id: Id, yes: YesOption = False, json_output: JsonOption = False) -> None:
+    """Remove an account (asks first when agents use it)."""
+    with database() as db:
+        id = resolve(db, "account", id)
+        found = consequences(accounts.account_removal(db, id))
+        account = accounts.get_account(db, id)
+        confirm(f"removing {named('account', account)}", found, yes)
+        accounts.remove_account(db, id)
+    emit(
+        {"id": id, "deleted": True},
+        json_output,
+        lambda: ok(f"removed {named('account', account)}"),
+    )

@@ -89,6 +89,17 @@ def ready_tasks(db: Db, id: str) -> list[m.TaskPublic]:
     return outs(m.TaskPublic, db.tasks.find_ready(id))
 
 
+@router.get(
+    "/initiatives/{id}/tasks/waiting", response_model=list[m.WaitingTask], responses=NOT_FOUND
+)
+def waiting_tasks(db: Db, id: str) -> list[m.WaitingTask]:
+    """Each pending task that is not ready, with what it waits for (a task, a person, a
+    phase, an approval).
+    """
+    waiting = plan.why_not_ready(db, id)
+    return [m.WaitingTask.model_validate(entry, from_attributes=True) for entry in waiting]
+
+
 @router.get("/initiatives/{id}/projects", response_model=list[m.ProjectPublic], responses=NOT_FOUND)
 def list_linked_projects(db: Db, id: str) -> list[m.ProjectPublic]:
     """The projects the initiative changes."""

@@ -50,13 +50,16 @@ def get_task(db: Db, id: str) -> m.TaskDetail:
     return _detail(db, plan.get_or_raise(db.tasks, id, "task"))
 
 
-@router.patch("/tasks/{id}", response_model=m.TaskPublic, responses=NOT_FOUND)
-def update_task(db: Db, id: str, body: m.TaskUpdate) -> m.TaskPublic:
-    """Change what the body gives (status, priority, name, ...)."""
+@router.patch("/tasks/{id}", response_model=m.TaskPublic, responses={**NOT_FOUND, **CONFLICT})
+def update_task(db: Db, id: str, body: m.TaskUpdate, force: bool = False) -> m.TaskPublic:
+    """Change what the body gives (status, priority, name, phase, ...). Completing a task
+    whose dependencies are not completed is a 409 unless ``force``; a move that would make
+    the plan impossible is a 422.
+    """
     fields = changes(body)
     if set(fields) == {"status"}:
-        return out(m.TaskPublic, plan.set_task_status(db, id, fields["status"]))
-    return out(m.TaskPublic, plan.update_task(db, id, **fields))
+        return out(m.TaskPublic, plan.set_task_status(db, id, fields["status"], force=force))
+    return out(m.TaskPublic, plan.update_task(db, id, force=force, **fields))
 
 
 @router.delete("/tasks/{id}", response_model=m.Deleted, responses=NOT_FOUND)
