@@ -72,3 +72,32 @@ def test_dependency_routes_write_through_the_services_with_their_events(
     assert ("task:updated", b["id"]) in types
     assert ("page:created", root["id"]) in types
     assert ("project:linked", initiative["id"]) in types
+
+
+def test_the_api_explains_waiting_tasks_and_guards_completion(client: TestClient) -> None:
+    initiative = client.post("/initiatives", json={"name": "Auth"}).json()
+    a = client.post("/tasks", json={"name": "a", "initiative_id": initiative["id"]}).json()
+    b = client.post("/tasks", json={"name": "b", "initiative_id": initiative["id"]}).json()
+    client.post(f"/tasks/{b['id']}/dependencies", json={"depends_on_task_id": a["id"]})
+    waiting = client.get(f"/initiatives/{initiative['id']}/tasks/waiting").json()
+    assert [(w["task"]["id"], w["waits_for"][0]["kind"]) for w in waiting] == [(b["id"], "task")]
+    completed = {"status": "completed"}
+    assert client.patch(f"/tasks/{b['id']}", json=completed).status_code == 409
+    forced = client.patch(f"/tasks/{b['id']}", params={"force": "true"}, json=completed)
+    assert forced.status_code == 200 and forced.json()["status"] == "completed"
+
+
+def test_projects_and_accounts_are_changed_and_removed_over_the_api(client: TestClient) -> None:
+    project = client.post("/projects", json={"name": "api", "url": "git@x:api.git"}).json()
+    bad = client.patch(f"/projects/{project['id']}", json={"url": "not a url"})
+    assert bad.status_code == 422
+    renamed = client.patch(f"/projects/{project['id']}", json={"name": "api2"})
+    assert renamed.json()["name"] == "api2"
+    assert client.delete(f"/projects/{project['id']}").json()["deleted"] is True
+    account = client.post("/accounts", json={"email": "a@example.com"}).json()
+    again = client.post("/accounts", json={"email": "a@example.com"})
+    assert again.status_code == 409
+    moved = client.patch(f"/accounts/{account['id']}", json={"provider": "codex"})
+    assert moved.json()["provider"] == "codex"
+    assert client.delete(f"/accounts/{account['id']}").status_code == 200
+    assert client.get(f"/accounts/{account['id']}").status_code == 404
