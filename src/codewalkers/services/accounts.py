@@ -10,6 +10,7 @@ from typing import Any
 
 from codewalkers.db import Account, ConflictError, Database, NotFoundError
 from codewalkers.services import events
+from codewalkers.services.inputs import check_name
 
 
 def add_account(
@@ -29,6 +30,7 @@ def add_account(
         "config_json": config_json,
         "credentials": credentials,
     }
+    check_name(email, "email")
     with db.transaction():
         _refuse_taken_email(db, email, provider or "claude")
         account: Account = db.accounts.create(
@@ -87,6 +89,8 @@ def update_account(db: Database, account_id: str, **changes: Any) -> Account:
     stored, never shown). Raises ``NotFoundError``, ``ConflictError`` (that email is taken
     for the provider), ``ValidationError``.
     """
+    if changes.get("email") is not None:
+        check_name(changes["email"], "email")
     with db.transaction():
         before = get_account(db, account_id)
         email = changes.get("email") or before.email

@@ -36,15 +36,6 @@ app = typer.Typer(
 Id = Annotated[str, typer.Argument(metavar="ID", help="The account's id (or a unique prefix).")]
 Provider = Annotated[str, typer.Option("--provider", help="The provider (claude, codex, ...).")]
 # Every output goes through plain()/account_public(): credentials and config never appear.
-COLUMNS = [
-    "id",
-    "email",
-    "provider",
-    "is_exhausted",
-    "exhausted_until",
-    "last_used_at",
-    "has_credentials",
-]
 
 _DURATION = re.compile(r"(\d+)([smhdw])")
 _DURATIONS = re.compile(r"(?:\d+[smhdw])+")
@@ -107,7 +98,7 @@ def add(
     emit(
         account,
         json_output,
-        lambda: ok(f"added account {account.id} {account.email} ({account.provider})"),
+        lambda: ok(f"added {named('account', account)} ({account.provider})"),
     )
 
 
@@ -122,7 +113,23 @@ def list_(json_output: JsonOption = False) -> None:
         if not readable:  # its secrets are there, but this key cannot tell what they are
             row["has_credentials"] = row["has_config"] = None
         rows.append(row)
-    emit(rows, json_output, lambda: show_table(rows, [*COLUMNS, "readable"], "no accounts"))
+
+    def human() -> None:
+        # 80 columns: one "secrets" column says what has_credentials and readable say.
+        table = [
+            {
+                **row,
+                "until": row["exhausted_until"] if row["is_exhausted"] else None,
+                "secrets": "unreadable"
+                if not row["readable"]
+                else ("credentials" if row["has_credentials"] else "none"),
+            }
+            for row in rows
+        ]
+        columns = ["id", "email", "provider", "until", "last_used_at", "secrets"]
+        show_table(table, columns, "no accounts")
+
+    emit(rows, json_output, human)
 
 
 @app.command("next", epilog="Example: cw account next --provider claude --json")
