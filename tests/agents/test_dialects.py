@@ -287,6 +287,9 @@ def test_opencode_run() -> None:
             datetime(2026, 12, 3, 1, 0, tzinfo=UTC),
         ),
         ("resets 4:30pm (UTC)", datetime(2026, 12, 2, 16, 30, tzinfo=UTC)),
+        # The message names minutes: the current minute is now, a minute ago is tomorrow.
+        ("resets 1:30am (UTC)", NOW),
+        ("resets 1:29am (UTC)", datetime(2026, 12, 3, 1, 29, tzinfo=UTC)),
         ("resets 9am (Europe/Paris)", datetime(2026, 12, 2, 8, 0, tzinfo=UTC)),
         ("resets Dec 5, 4pm (UTC)", datetime(2026, 12, 5, 16, 0, tzinfo=UTC)),
         ("try again in 5 days 22 hours 11 minutes", NOW + timedelta(days=5, hours=22, minutes=11)),

@@ -113,7 +113,7 @@ def test_a_task_agent_commits_on_its_branch_and_completes_the_task(
         text=True,
         check=True,
     ).stdout.strip()
-    assert branch.startswith("cw/user-auth/add-login-")
+    assert branch.startswith("cw/user-auth--add-login-")
     assert "add login" in branch_log(runtime, branch)
     # Every line the agent printed is in the log, once, in order.
     chunks = db.log_chunks.find_by_agent_id(agent.id)

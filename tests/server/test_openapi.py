@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from codewalkers.db import generate_key, open_database
 from codewalkers.server import create_app
+from codewalkers.services.runtime import AgentRuntime
+from codewalkers.workspace import Workspace
 
 TOKEN = "schemathesis-token"
 HOSTS = ["testserver", "localhost", "127.0.0.1"]
@@ -29,7 +31,10 @@ MODES = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGAT
 
 def _app(tmp: Path) -> Any:
     db = open_database(f"sqlite:///{tmp / 'cw.db'}", secret_key=generate_key())
-    app = create_app(db, token=TOKEN, allowed_hosts=HOSTS)
+    (tmp / ".cw").mkdir()
+    # A runtime with no provider: every spawn is a 422 (no process is ever started here).
+    runtime = AgentRuntime(db, Workspace(tmp, {}), providers={})
+    app = create_app(db, token=TOKEN, allowed_hosts=HOSTS, runtime=runtime)
     # Some rows to find, so generated ids sometimes hit (most are unknown: 404 paths).
     from codewalkers.services import plan
 

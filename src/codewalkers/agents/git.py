@@ -12,7 +12,8 @@ Exceptions::
 
     GitError                   a git command failed: argv, returncode, stderr
     ├── BranchInUseError       the branch is checked out in another live worktree
-    └── UncommittedChangesError  the worktree holds changes that removing it would lose
+    ├── UncommittedChangesError  the worktree holds changes that removing it would lose
+    └── PushRejectedError      the remote has commits the pushed branch lacks (fetch, merge)
 
 Layout of a workspace clone (see :func:`ensure_clone`): a bare repository whose remote
 branches live only under ``refs/remotes/origin/*`` (fetch moves them, ``--prune`` drops
@@ -121,6 +122,22 @@ class UncommittedChangesError(GitError):
             None,
             "",
             f"the worktree {worktree} has uncommitted changes; commit them or force the removal",
+        )
+
+
+class PushRejectedError(GitError):
+    """The remote refused the push: its branch has commits the pushed one lacks (someone
+    else pushed first). Fetch, merge, push again.
+    """
+
+    def __init__(self, branch: str, argv: Sequence[str], detail: str) -> None:
+        self.branch = branch
+        super().__init__(
+            argv,
+            1,
+            detail,
+            f"git push {REMOTE} {branch} was refused ({detail}): the remote has commits "
+            "this branch lacks; fetch and merge them first",
         )
 
 
@@ -414,6 +431,12 @@ def branch_exists(repo: Path, branch: str) -> bool:
     return ref_exists(repo, f"refs/heads/{branch}")
 
 
+def local_branches(repo: Path, prefix: str = "") -> list[str]:
+    """The local branches whose names start with ``prefix`` (short names, sorted)."""
+    out = run_git(["for-each-ref", "--format=%(refname:short)", "refs/heads/"], repo)
+    return sorted(name for name in out.splitlines() if name.startswith(prefix))
+
+
 def create_branch(repo: Path, branch: str, start: str) -> str:
     """Create the local branch at ``start`` (no upstream); return its commit. Raises
     :class:`GitError` when it exists, the name is invalid or ``start`` names no commit.
@@ -482,10 +505,36 @@ def unmerged_branches(repo: Path, into: str, prefix: str = "") -> list[str]:
 
 def push(repo: Path, branch: str, *, timeout: float | None = NETWORK_TIMEOUT) -> None:
     """Push the local branch to the same name on ``origin`` (never forced); the
-    remote-tracking branch follows. Raises :class:`GitError` when the remote refuses.
+    remote-tracking branch follows. Raises :class:`PushRejectedError` when the remote has
+    commits the branch lacks, :class:`GitError` when the push fails otherwise.
     """
     ref = f"refs/heads/{branch}"
-    run_git(["push", "--quiet", "--porcelain", REMOTE, f"{ref}:{ref}"], repo, timeout=timeout)
+    _push(repo, branch, f"{ref}:{ref}", timeout)
+
+
+def push_commit(
+    repo: Path, commit: str, branch: str, *, timeout: float | None = NETWORK_TIMEOUT
+) -> None:
+    """Make ``commit`` the remote's ``branch`` when that is a fast-forward (never forced),
+    without a local branch of that name; the remote-tracking branch follows. Raises like
+    :func:`push`.
+    """
+    _push(repo, branch, f"{head_commit(repo, commit)}:refs/heads/{branch}", timeout)
+
+
+def _push(repo: Path, branch: str, refspec: str, timeout: float | None) -> None:
+    argv = ["push", "--quiet", "--porcelain", REMOTE, refspec]
+    code, out, err = _run(argv, repo, timeout=timeout, ok_codes=range(256))
+    if code == 0:
+        return
+    # --porcelain: one "<flag>\t<from>:<to>\t<summary>" line per ref; "!" is a refusal.
+    for line in out.splitlines():
+        flag, _, rest = line.partition("\t")
+        summary = rest.partition("\t")[2]
+        if flag == "!" and summary.startswith("[rejected]"):
+            detail = summary.removeprefix("[rejected]").strip(" ()") or "rejected"
+            raise PushRejectedError(branch, ["git", "-C", os.fspath(repo), *argv], detail)
+    raise GitError(["git", "-C", os.fspath(repo), *argv], code, err or out)
 
 
 def commits_between(repo: Path, base: str, head: str) -> list[Commit]:
@@ -504,6 +553,25 @@ def unpushed_commits(repo: Path, ref: str) -> list[Commit]:
     return [Commit(s, subject) for s, subject in _log(repo, [sha, "--not", f"--remotes={REMOTE}"])]
 
 
+def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+    """Whether ``ancestor``'s commit is in ``descendant``'s history (a commit is its own
+    ancestor). Raises :class:`GitError` when either names no commit.
+    """
+    older, newer = head_commit(repo, ancestor), head_commit(repo, descendant)
+    return older == newer or _succeeds(["merge-base", "--is-ancestor", older, newer], repo)
+
+
+def update_branch(repo: Path, branch: str, new: str, old: str | None) -> None:
+    """Move the local branch to ``new`` only if it still is at ``old`` (``None``: only if it
+    does not exist yet), in one atomic step. Raises :class:`GitError` when the branch moved
+    meanwhile (or exists), or when ``new`` names no commit.
+    """
+    run_git(
+        ["update-ref", "--no-deref", f"refs/heads/{branch}", head_commit(repo, new), old or ""],
+        repo,
+    )
+
+
 def merge_base(repo: Path, a: str, b: str) -> str | None:
     """The best common ancestor of ``a`` and ``b``, or ``None`` when they share no history."""
     out = run_git(["merge-base", head_commit(repo, a), head_commit(repo, b)], repo, ok_codes=(0, 1))
@@ -517,6 +585,16 @@ def changed_files(repo: Path, base: str, head: str) -> list[str]:
     start, end = head_commit(repo, base), head_commit(repo, head)
     out = run_git(["diff", "--name-only", "-z", "--no-renames", f"{start}...{end}"], repo)
     return [name for name in out.split("\0") if name]
+
+
+def diff(repo: Path, base: str, head: str) -> str:
+    """The unified diff of what ``head`` changes since it left ``base`` (three dots: from
+    their merge base), as a pull request shows it; plain text, no colour or external tools.
+    """
+    start, end = head_commit(repo, base), head_commit(repo, head)
+    return run_git(
+        ["diff", "--no-color", "--no-ext-diff", "--no-textconv", f"{start}...{end}"], repo
+    )
 
 
 def _log(repo: Path, revisions: list[str]) -> list[tuple[str, str]]:
@@ -604,6 +682,41 @@ def add_worktree(repo: Path, path: Path, branch: str, start_point: str) -> Added
         ["worktree", "add", "--quiet", "--no-track", "-b", branch, os.fspath(path), start], repo
     )
     return AddedWorktree(path, branch, start, True, False)
+
+
+def add_detached_worktree(repo: Path, path: Path, commit: str) -> None:
+    """Check ``commit`` out in a new worktree at ``path`` with a detached HEAD, so that the
+    worktree holds no branch (any other worktree may check any branch out). Stale worktree
+    metadata is pruned first. Raises :class:`GitError` when ``path`` exists and is not empty.
+    """
+    prune_worktrees(repo)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sha = head_commit(repo, commit)
+    run_git(["worktree", "add", "--quiet", "--detach", os.fspath(path), sha], repo)
+
+
+def git_path(worktree: Path, name: str) -> Path:
+    """Where the worktree's git keeps ``name`` (``index.lock``, ``MERGE_HEAD``...): in a
+    linked worktree that is under the repository's ``worktrees/<id>/``.
+    """
+    out = run_git(["rev-parse", "--git-path", name], worktree).rstrip("\n")
+    path = Path(out)
+    return path if path.is_absolute() else worktree / path
+
+
+def reset_detached(worktree: Path, commit: str) -> None:
+    """Make the worktree a pristine checkout of ``commit`` with a detached HEAD: an unfinished
+    merge is aborted, every change, untracked and ignored file is dropped. Only for a worktree
+    that holds no work of its own (the integration worktree); a branch checked out there is
+    left where it is, never moved.
+    """
+    sha = head_commit(worktree, commit)
+    if git_path(worktree, "MERGE_HEAD").exists():
+        _run(["merge", "--abort"], worktree, ok_codes=range(256))
+    # Detach first: `reset --hard` would otherwise move a branch checked out here by hand.
+    run_git(["checkout", "--quiet", "--force", "--detach", sha], worktree)
+    run_git(["reset", "--quiet", "--hard", sha], worktree)
+    run_git(["clean", "-ffdxq"], worktree)
 
 
 def _canonical(path: Path) -> Path:
@@ -702,3 +815,58 @@ def commit_all(worktree: Path, message: str) -> str | None:
         input=message if message.strip() else "Codewalkers: save work",
     )
     return head_commit(worktree)
+
+
+# --- merges ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    """What :func:`merge_no_ff` did: a merge commit, or the files that conflicted."""
+
+    commit: str | None  # None: it conflicted and was aborted
+    conflicts: tuple[str, ...] = ()
+
+
+def merge_no_ff(worktree: Path, commit: str, message: str) -> MergeResult:
+    """Merge ``commit`` into the worktree's HEAD as a merge commit (``--no-ff``, even when a
+    fast-forward would do, so the order of merges shows in history), with ``message``.
+
+    On a conflict the merge is aborted, the worktree is back at its HEAD and the conflicting
+    paths are returned. As :func:`commit_all`, it works on any machine: Codewalkers'
+    identity when none is configured, no hooks, no signing, no rerere (a recorded resolution
+    must not resolve a conflict silently). Raises :class:`GitError` for any other failure
+    (the merge aborted too).
+    """
+    sha = head_commit(worktree, commit)
+    argv = [
+        "-c",
+        "commit.gpgsign=false",
+        "-c",
+        "rerere.enabled=false",
+        "merge",
+        "--no-ff",
+        "--no-edit",
+        "--no-verify",
+        "--no-stat",
+        "--no-log",
+        "--quiet",
+        "-m",
+        message,
+        sha,
+    ]
+    code, _, err = _run(argv, worktree, env=_identity_env(worktree), ok_codes=range(256))
+    if code == 0:
+        return MergeResult(head_commit(worktree))
+    conflicts = unmerged_paths(worktree)
+    if git_path(worktree, "MERGE_HEAD").exists():
+        run_git(["merge", "--abort"], worktree)
+    if conflicts:
+        return MergeResult(None, tuple(conflicts))
+    raise GitError(["git", "-C", os.fspath(worktree), *argv], code, err)
+
+
+def unmerged_paths(worktree: Path) -> list[str]:
+    """The paths an unfinished merge left conflicting (``diff --diff-filter=U``), sorted."""
+    out = run_git(["diff", "--name-only", "--diff-filter=U", "-z"], worktree)
+    return sorted({name for name in out.split("\0") if name})

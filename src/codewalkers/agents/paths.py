@@ -8,6 +8,7 @@
         .cw/input/  .cw/output/signal.json
     <root>/.cw/repos/<project>.git          the workspace's bare clone of each project
     <root>/.cw/setup/<project>/             files copied into every new worktree
+    <root>/.cw/integration/<project>/       the worktree merges happen in (detached HEAD)
     <root>/.cw/agent-logs/<agent>/          the agent's raw output, one file per session
     <root>/.cw/accounts/<account-id>/       per-account provider config (0700)
 """
@@ -48,6 +49,10 @@ class RuntimePaths:
     def repo_path(self, project_name: str) -> Path:
         """The workspace's bare clone of the project."""
         return self.repos_dir / f"{project_name}.git"
+
+    def integration_worktree(self, project_name: str) -> Path:
+        """The project's integration worktree: merges happen there, never in an agent's."""
+        return self.state_dir / "integration" / project_name
 
     def setup_dir(self, project_name: str) -> Path:
         """Files copied into every new worktree of the project (``.env`` and the like)."""

@@ -208,7 +208,7 @@ class Supervisor:
             run.offset = batch.end_offset
             run.last_activity = self._clock()
             for event in batch.events:
-                if isinstance(event, UsageLimit):
+                if isinstance(event, UsageLimit) and _better_limit(event, run.usage_limit):
                     run.usage_limit = event
             if not exited:
                 return True
@@ -273,3 +273,11 @@ class Supervisor:
             return run.output_file.stat().st_size - position
         except OSError:
             return 0
+
+
+def _better_limit(new: UsageLimit, known: OutputEvent | None) -> bool:
+    """Whether ``new`` says more than ``known``: the first limit with a reset time wins
+    (Claude's exact ``resetsAt`` comes before its result text, which names only minutes)."""
+    if not isinstance(known, UsageLimit):
+        return True
+    return known.resets_at is None and new.resets_at is not None

@@ -51,6 +51,35 @@ def workspace() -> Workspace:
     return find_workspace()
 
 
+#: Seconds a command waits for the coordinator (a spawn may clone a repository).
+COORDINATOR_TIMEOUT = 300.0
+
+
+def coordinator(method: str, path: str, body: Any = None) -> Any:
+    """Ask the workspace's running coordinator (``cw start``): the answer as JSON. Without
+    one, or when it refuses, a ``CliError`` with one line (the server's own reason)."""
+    from codewalkers.server import runner
+    from codewalkers.server.auth import read_token
+
+    state = workspace().state_dir
+    info, _stale = runner.running(state)
+    if info is None:
+        raise CliError(
+            "no coordinator is running for this workspace: run `cw start --detach` first"
+        )
+    try:
+        return runner.request_json(
+            info,
+            path,
+            token=read_token(state),
+            timeout=COORDINATOR_TIMEOUT,
+            method=method,
+            body=body,
+        )
+    except runner.ServerError as exc:
+        raise CliError(str(exc)) from exc
+
+
 @contextmanager
 def database(*, check_key: bool = True) -> Iterator[Database]:
     """The workspace's database, migrated, closed afterwards, with the workspace's secret key

@@ -20,6 +20,7 @@ from codewalkers.db import (
     ChatSessionStatus,
     ChatTargetType,
     ConversationStatus,
+    ExecutionState,
     InitiativeStatus,
     MessageStatus,
     MessageType,
@@ -331,6 +332,14 @@ class ProjectPublic(_Public):
     updated_at: datetime
 
 
+class ProjectSynced(BaseModel):
+    project: ProjectPublic
+    cloned: bool
+    default_branch: str | None
+    head_commit: str | None
+    error: str | None = Field(description="Why the sync failed (None: it worked).")
+
+
 # --- accounts ---------------------------------------------------------------------------
 
 
@@ -398,6 +407,49 @@ class AgentPublic(_Public):
     user_dismissed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    session_number: int
+    status_reason: str | None
+
+
+class AgentSpawn(_Request):
+    task_id: Id | None = Field(default=None, description="The task to work on.")
+    initiative_id: Id | None = Field(
+        default=None, description="Without a task: the initiative (its projects get worktrees)."
+    )
+    provider: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    account_id: Id | None = None
+    mode: AgentMode | None = None
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    instructions: Text | None = Field(
+        default=None, description="Extra instructions added to the prompt."
+    )
+    model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class AgentAnswer(_Request):
+    text: Annotated[str, Field(min_length=1, max_length=100_000)]
+    question_id: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None, description="Which question (may be left out when one is pending)."
+    )
+
+
+class AgentResume(_Request):
+    message: Annotated[str, Field(min_length=1, max_length=100_000)] | None = None
+
+
+class AgentDeleted(BaseModel):
+    agent: AgentPublic
+    branches_kept: list[str]
+    workdir: str
+
+
+class AgentResult(BaseModel):
+    name: str
+    status: AgentStatus
+    status_reason: str | None
+    result: Any
+    pending_questions: Any
+    exit_code: int | None
 
 
 class LogChunkPublic(_Public):
@@ -569,3 +621,53 @@ class EventPublic(_Public):
     entity_id: str | None
     payload: Any
     created_at: datetime
+
+
+# --- execution ---------------------------------------------------------------------------
+
+
+class ExecutionPublic(_Public):
+    id: str
+    initiative_id: str
+    state: ExecutionState
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskComplete(_Request):
+    summary: Text | None = Field(default=None, description="What was done (handed to dependents).")
+
+
+class ChangesRequest(_Request):
+    summary: Text | None = Field(
+        default=None, description="What to change, beside the unresolved review comments."
+    )
+
+
+class LandedPublic(_Public):
+    project: str
+    branch: str
+    target: str
+    merged: bool
+    already_merged: bool
+    commit: str | None
+    pushed: bool
+
+
+class WorktreePublic(_Public):
+    kind: str
+    project: str
+    path: str
+    branch: str | None
+    agent: str | None
+    agent_status: str | None
+    safe: bool
+    reasons: list[str]
+
+
+class DiffPublic(BaseModel):
+    project: str
+    base: str
+    head: str
+    files: list[str]
+    diff: str

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from codewalkers.db import Database
     from codewalkers.server.events import EventHub, EventSettings
+    from codewalkers.workspace import Workspace
 
 PID_FILE = "server.pid"
 LOG_FILE = "server.log"
@@ -149,12 +150,35 @@ def already_running(info: ServerInfo) -> ServerError:
     )
 
 
+class ApiError(ServerError):
+    """The server answered with an error: ``detail`` is its one-line reason."""
+
+    def __init__(self, status: int, detail: str, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code
+
+
 def request_json(
-    info: ServerInfo, path: str, token: str | None = None, timeout: float = 5.0
+    info: ServerInfo,
+    path: str,
+    token: str | None = None,
+    timeout: float = 5.0,
+    *,
+    method: str = "GET",
+    body: Any = None,
 ) -> Any:
-    """GET ``path`` on the server as JSON; ``ServerError`` when it does not answer 200."""
+    """``method`` ``path`` on the server (``body`` sent as JSON), the answer as JSON.
+
+    Raises :class:`ApiError` with the server's own one-line reason when it answers an
+    error, ``ServerError`` when it does not answer.
+    """
     host_header = f"127.0.0.1:{info.port}" if info.host in {"0.0.0.0", "::"} else None
-    request = urllib.request.Request(info.url + path)
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(info.url + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     if host_header:
@@ -163,7 +187,11 @@ def request_json(
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
-        raise ServerError(f"the server answered {exc.code} to {path}") from exc
+        detail, code = f"the server answered {exc.code} to {path}", None
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            answer = json.loads(exc.read().decode("utf-8"))
+            detail, code = str(answer["detail"]) or detail, answer.get("code")
+        raise ApiError(exc.code, detail, code) from exc
     except (OSError, ValueError) as exc:
         raise ServerError(f"the server at {info.url} does not answer ({exc})") from exc
 
@@ -308,6 +336,21 @@ def event_settings_from_env() -> EventSettings:
     )
 
 
+def check_agent_settings(workspace: Workspace) -> None:
+    """``ServerError`` naming the key when the workspace's ``[providers.*]``, ``[agents]`` or
+    ``[dispatch]`` settings cannot run agents (checked before anything starts)."""
+    from codewalkers.agents.providers import ProviderConfigError, load_providers
+    from codewalkers.agents.settings import AgentSettings, AgentSettingsError
+    from codewalkers.services.execution import DispatchSettings, DispatchSettingsError
+
+    try:
+        load_providers(workspace.settings)
+        AgentSettings.from_settings(workspace.settings)
+        DispatchSettings.from_settings(workspace.settings)
+    except (ProviderConfigError, AgentSettingsError, DispatchSettingsError) as exc:
+        raise ServerError(f"{workspace.root / '.cwrc'}: {exc}") from exc
+
+
 def serve(
     db: Database,
     *,
@@ -316,19 +359,36 @@ def serve(
     port: int,
     token: str,
     events: EventSettings | None = None,
+    workspace: Workspace | None = None,
 ) -> None:
-    """Serve the API in this process until SIGTERM / SIGINT, holding the PID file.
+    """Serve the API in this process until SIGTERM / SIGINT, holding the PID file; with
+    ``workspace``, run its agents too (the coordinator).
 
-    Raises ``ServerError`` when another server runs for the workspace or the port is taken.
+    Raises ``ServerError`` when another server runs for the workspace, the port is taken, or
+    the workspace's provider or agent settings are invalid.
     """
     import uvicorn
 
     from codewalkers.server.app import create_app
     from codewalkers.server.auth import allowed_hosts_for
+    from codewalkers.services.execution import Executor
+    from codewalkers.services.runtime import AgentRuntime
 
     if not port_free(host, port):
         raise ServerError(f"port {port} on {host} is already in use; choose another with --port")
-    app = create_app(db, token=token, allowed_hosts=allowed_hosts_for(host, port), events=events)
+    runtime = executor = None
+    if workspace is not None:
+        check_agent_settings(workspace)
+        runtime = AgentRuntime(db, workspace)
+        executor = Executor(db, runtime)
+    app = create_app(
+        db,
+        token=token,
+        allowed_hosts=allowed_hosts_for(host, port),
+        events=events,
+        runtime=runtime,
+        executor=executor,
+    )
     hub: EventHub = app.state.events
 
     class Server(uvicorn.Server):

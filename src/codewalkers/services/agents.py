@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator
 from datetime import UTC, datetime
+from typing import Any
 
 from codewalkers.db import Agent, AgentStatus, Database, LogChunk, NotFoundError
 from codewalkers.services import events
@@ -73,3 +74,15 @@ def follow_log(
             yield chunks
         elif agent is None or agent.status in FINISHED:
             return
+
+
+def describe(agent: Agent) -> dict[str, Any]:
+    """What ``cw agent result`` shows: how the agent ended and why it is in its status."""
+    return {
+        "name": agent.name,
+        "status": str(agent.status),
+        "status_reason": agent.status_reason,
+        "result": agent.result,
+        "pending_questions": agent.pending_questions,
+        "exit_code": agent.exit_code,
+    }

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from codewalkers.agents import accountdir, git, process, projects, workdir
+from codewalkers.agents import accountdir, git, integration, process, projects, workdir
 from codewalkers.agents.output import Result, SessionStarted, UsageLimit
 from codewalkers.agents.paths import RuntimePaths
 from codewalkers.agents.providers import Provider, load_providers
@@ -45,7 +45,8 @@ from codewalkers.db import (
     ValidationError,
 )
 from codewalkers.services import events
-from codewalkers.services.agents import find_agent
+from codewalkers.services import projects as project_service
+from codewalkers.services.agents import describe, find_agent
 from codewalkers.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,9 @@ CREDENTIALS_FILES: dict[str, str] = {
 SESSION_FILES: dict[str, tuple[str, ...]] = {
     "claude": ("projects/*/{session_id}.jsonl",),
     "codex": ("sessions/**/*{session_id}*.jsonl",),
-    "gemini": (".gemini/tmp/*/chats/*{session_id}*",),
+    # Gemini CLI 0.61 names a session's file by its id's first 8 characters only:
+    # .gemini/tmp/<project>/chats/session-2026-12-02T12-20-289990ee.jsonl
+    "gemini": (".gemini/tmp/*/chats/session-*-{session_id:.8}.jsonl",),
 }
 
 
@@ -87,6 +90,8 @@ class SpawnRequest:
     #: initiative branch when it exists, else the project's default branch).
     start_points: dict[str, str] | None = None
     model: str | None = None
+    #: The agent's branch in every project (default: ``<initiative branch>--<task>-<id8>``).
+    branch: str | None = None
 
 
 def utcnow() -> datetime:
@@ -217,6 +222,10 @@ class AgentRuntime:
                 )
             except Exception as exc:
                 self._crash(agent, f"spawn failed: {exc}")
+                if isinstance(exc, (git.GitError, projects.ProjectError, process.SpawnError)):
+                    raise ConflictError(f"agent {agent.name} could not start: {exc}") from exc
+                if isinstance(exc, accountdir.AccountConfigError):
+                    raise ValidationError(f"agent {agent.name} could not start: {exc}") from exc
                 raise
 
     def _prepare_workdir(self, agent: Agent, linked: list[Project], request: SpawnRequest) -> None:
@@ -230,10 +239,13 @@ class AgentRuntime:
             f"cw/{slug(initiative.name)}" if initiative else "cw/errand"
         )
         leaf = f"{slug(task.name) if task else agent.mode}-{(task.id if task else agent.id)[:8]}"
-        branch = f"{branch_root}/{leaf}"
+        # Siblings, not children: git cannot hold both `cw/x` and `cw/x/y` (integration.py).
+        branch = request.branch or integration.child_branch(branch_root, leaf)
         made = []
         for project in linked:
-            projects.sync_project(self.paths, project.name, project.url, project.default_branch)
+            synced = project_service.sync_project(self.db, self.paths, project)
+            if synced.error is not None:
+                raise ConflictError(f"project {project.name}: {synced.error}")
             start = (request.start_points or {}).get(project.name) or self._start_point(
                 project, initiative.branch if initiative else None
             )
@@ -338,6 +350,11 @@ class AgentRuntime:
         directory = self.paths.workdir(agent.name)
         invocation = provider.command_line(prompt, session_id=session_id, model=model)
         env = base_environment()
+        if account is not None:
+            # The account's credentials only: the CLIs prefer a key in the environment to
+            # the login in their config dir.
+            for name in provider.credential_variables():
+                env.pop(name, None)
         env.update(invocation.env)
         if account is not None:
             prepared = accountdir.prepare(
@@ -347,6 +364,8 @@ class AgentRuntime:
                 config_dir_env=provider.config_dir_env,
                 api_key_env=provider.api_key_env,
                 credentials_file=CREDENTIALS_FILES.get(provider.dialect),
+                token_env=provider.token_env,
+                token_prefix=provider.token_prefix,
             )
             env.update(prepared.env)
         env["CW_AGENT_ID"] = agent.id
@@ -502,6 +521,10 @@ class AgentRuntime:
                 return
             self._commit_reminders.pop(agent.id, None)
             committed = self._commit_leftovers(agent, "it ended with them uncommitted")
+        elif signal.status in {"missing", "malformed"}:
+            # A crash: commit what it left before saying so, so that nothing is lost and
+            # whoever sees `crashed` finds the work on the branch.
+            committed = self._commit_leftovers(agent, "it crashed with them uncommitted")
         else:
             committed = []
         now = utcnow()
@@ -587,9 +610,6 @@ class AgentRuntime:
                 if agent.task_id:
                     self._set_task(agent.task_id, TaskStatus.BLOCKED)
                 events.emit(self.db, events.AGENT_CRASHED, updated, reason=reason)
-        if signal.status in {"missing", "malformed"}:
-            # After a crash, commit what it left so that nothing is lost.
-            self._commit_leftovers(agent, "it crashed with them uncommitted")
 
     def _finish_stopped(self, agent: Agent, reason: str, exit_code: int | None) -> None:
         committed = self._commit_leftovers(agent, f"it was stopped ({reason})")
@@ -1056,18 +1076,6 @@ def workspace_identity(workspace: Workspace) -> str:
     path = workspace.state_dir / "workspace-id"
     create_private_file(path, new_id() + "\n")
     return path.read_text(encoding="ascii").strip()
-
-
-def describe(agent: Agent) -> dict[str, Any]:
-    """What ``cw agent result`` shows."""
-    return {
-        "name": agent.name,
-        "status": str(agent.status),
-        "status_reason": agent.status_reason,
-        "result": agent.result,
-        "pending_questions": agent.pending_questions,
-        "exit_code": agent.exit_code,
-    }
 
 
 __all__ = [

@@ -169,7 +169,9 @@ def _clock_time(match: re.Match[str], tz: Any, now: datetime) -> datetime | None
                 candidate = candidate.replace(year=year + 1)
         else:
             candidate = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-            if candidate <= local_now:  # the next occurrence of that time of day
+            # The next occurrence of that time of day; the message names minutes, so a time
+            # in the current minute is now, not tomorrow.
+            if candidate <= local_now - timedelta(minutes=1):
                 candidate += timedelta(days=1)
     except ValueError:
         return None

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from codewalkers.agents.paths import RuntimePaths
 from codewalkers.cli._common import (
     CliError,
     JsonOption,
@@ -19,6 +20,7 @@ from codewalkers.cli._common import (
     resolve,
     resolve_all,
     show_table,
+    workspace,
 )
 from codewalkers.services import plan, projects
 
@@ -117,3 +119,42 @@ def remove(id: Id, yes: YesOption = False, json_output: JsonOption = False) -> N
     emit(
         {"id": id, "deleted": True}, json_output, lambda: ok(f"removed {named('project', project)}")
     )
+
+
+@app.command("sync", context_settings=ID_ARGS, epilog="Example: cw project sync api")
+def sync(
+    name: Annotated[
+        str | None, typer.Argument(help="The project's name or id (default: every project).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Clone (first time) or fetch the workspace's own copy of a project, under
+    .cw/repos/NAME.git; agents' worktrees are made from it. Exits 1 if any sync failed."""
+    paths = RuntimePaths.for_workspace(workspace())
+    with database() as db:
+        results = projects.sync_projects(db, paths, name)
+    data = [
+        {
+            "project": result.project,
+            "cloned": result.cloned,
+            "default_branch": result.default_branch,
+            "head_commit": result.head_commit,
+            "error": result.error,
+        }
+        for result in results
+    ]
+
+    def human() -> None:
+        if not results:
+            ok("no projects")
+        for result in results:
+            if result.error is not None:
+                ok(f"{result.project.name}: sync failed: {result.error}")
+                continue
+            verb = "cloned" if result.cloned else "fetched"
+            head = (result.head_commit or "no commits")[:12]
+            ok(f"{result.project.name}: {verb} ({result.default_branch} at {head})")
+
+    emit(data, json_output, human)
+    if any(result.error is not None for result in results):
+        raise typer.Exit(1)

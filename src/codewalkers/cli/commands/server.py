@@ -52,6 +52,7 @@ def start(
         other, _stale = runner.running(state)
         if other is not None:
             raise runner.already_running(other)
+        runner.check_agent_settings(here)
         if detach:
             if not runner.port_free(host, port):
                 raise ServerError(f"port {port} on {host} is already in use; choose another")
@@ -78,6 +79,7 @@ def start(
                 port=port,
                 token=token,
                 events=runner.event_settings_from_env(),
+                workspace=here,
             )
     except ServerError as exc:
         raise CliError(str(exc)) from exc

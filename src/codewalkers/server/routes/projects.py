@@ -6,7 +6,15 @@ from fastapi import status as http
 
 from codewalkers.server import models as m
 from codewalkers.server.errors import CONFLICT, NOT_FOUND
-from codewalkers.server.routes._common import Db, changes, make_router, out, outs
+from codewalkers.server.routes._common import (
+    NO_RUNTIME,
+    Db,
+    Runtime,
+    changes,
+    make_router,
+    out,
+    outs,
+)
 from codewalkers.services import plan, projects
 
 router = make_router("projects")
@@ -54,3 +62,24 @@ def remove_project(db: Db, id: str) -> m.Deleted:
     """Remove the project and its links to initiatives (the initiatives stay)."""
     projects.remove_project(db, id)
     return m.Deleted(id=id)
+
+
+@router.post(
+    "/projects/sync",
+    response_model=list[m.ProjectSynced],
+    responses={**NOT_FOUND, **NO_RUNTIME},
+)
+def sync_projects(runtime: Runtime, name: str | None = None) -> list[m.ProjectSynced]:
+    """Clone (first time) or fetch the workspace's copy of one project (``name``: its name
+    or id) or of all; each answer says whether it worked (``error``), one failing project
+    does not stop the others."""
+    return [
+        m.ProjectSynced(
+            project=out(m.ProjectPublic, synced.project),
+            cloned=synced.cloned,
+            default_branch=synced.default_branch,
+            head_commit=synced.head_commit,
+            error=synced.error,
+        )
+        for synced in projects.sync_projects(runtime.db, runtime.paths, name)
+    ]
