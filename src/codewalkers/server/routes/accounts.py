@@ -25,9 +25,16 @@ def list_accounts(db: Db) -> list[m.AccountPublic]:
     return [_public(account) for account in db.accounts.find_all()]
 
 
-@router.post("/accounts", status_code=http.HTTP_201_CREATED, response_model=m.AccountPublic)
+@router.post(
+    "/accounts",
+    status_code=http.HTTP_201_CREATED,
+    response_model=m.AccountPublic,
+    responses=CONFLICT,
+)
 def create_account(db: Db, body: m.AccountCreate) -> m.AccountPublic:
-    """Add an account; ``credentials`` and ``config_json`` are stored and never shown."""
+    """Add an account; ``credentials`` and ``config_json`` are stored and never shown. The
+    provider's email must be new (409).
+    """
     account = accounts.add_account(
         db,
         body.email,
