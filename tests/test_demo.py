@@ -30,7 +30,7 @@ def test_the_readme_demo_lands_every_task_on_main(tmp_path: Path) -> None:
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "merged into main" in done.stdout
+    assert "merged into the default branch" in done.stdout
     remote = tmp_path / "demo" / "remote.git"
     files = run_git(["ls-tree", "-r", "--name-only", "main"], remote).split()
     assert len([f for f in files if f.startswith("task-")]) == 4

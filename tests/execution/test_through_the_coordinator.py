@@ -114,7 +114,8 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
     assert [(d["project"], d["files"]) for d in diff] == [("app", [])]
 
     landed = cw("initiative", "merge", iid)
-    assert [(x["project"], x["target"]) for x in landed] == [("app", "main")]
+    assert list(landed["commits"]) == ["app"]
+    assert landed["commits"]["app"] == run_git(["rev-parse", "main"], remote.path).strip()
     assert cw("initiative", "get", iid)["status"] == "completed"
     files = run_git(["ls-tree", "-r", "--name-only", "main"], remote.path).split()
     for path in (
@@ -193,3 +194,65 @@ def test_a_coordinator_killed_mid_initiative_finishes_it_after_a_restart(
     finally:
         stop_server(space.state, timeout=10)
         kill(restarted.pid)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # several machines share PostgreSQL
+def test_two_coordinators_on_one_postgresql_database_run_one_initiative_together(
+    backend: str,
+    database_url: str,
+    space: Workspace,  # noqa: F811
+    remote: Remote,
+    tmp_path: Path,
+) -> None:
+    """Two workspaces (two machines) on one PostgreSQL database and one remote, each with
+    its own coordinator, branches shared through the remote: six independent tasks run
+    exactly once between them, and the other coordinator lands the result."""
+    other_root = tmp_path / "other-machine"
+    other_root.mkdir()
+    key = (space.state / "secret.key").read_text().strip()
+    other = Workspace(other_root, {**space.env, "CW_SECRET_KEY": key})
+    other.ok("init")
+    settings = "\n[dispatch]\nmax_agents = 2\nshare_branches = true\nbackoff = 0.2\n"
+    with (other_root / ".cwrc").open("a", encoding="utf-8") as cwrc:
+        cwrc.write(CWRC + settings)
+    with (space.root / ".cwrc").open("a", encoding="utf-8") as cwrc:
+        cwrc.write(settings)
+
+    cw = space.ok
+    project = cw("project", "add", "app", remote.url)
+    iid = cw("initiative", "create", "Shared", "--project", project["id"], "--no-merge-approval")[
+        "id"
+    ]
+    phase = cw("phase", "create", "--initiative", iid, "Work")
+    tasks = [
+        cw(
+            "task",
+            "create",
+            f"Part {n}",
+            "--phase",
+            phase["id"],
+            "--description",
+            writes(f"part{n}.txt", f"part {n}"),
+        )["id"]
+        for n in range(1, 7)
+    ]
+    cw("phase", "approve", phase["id"])
+    first = start(space, free_port())
+    second = start(other, free_port())
+    try:
+        cw("initiative", "execute", iid)
+        deadline = time.monotonic() + 300
+        while cw("initiative", "get", iid)["status"] != "pending_review":
+            assert time.monotonic() < deadline, cw("dispatch", "status")
+            time.sleep(0.5)
+        agents = cw("agent", "list")
+        assert sorted(a["task_id"] for a in agents) == sorted(tasks)  # each exactly once
+        landed = other.ok("initiative", "merge", iid)
+        assert list(landed["commits"]) == ["app"]
+        files = run_git(["ls-tree", "-r", "--name-only", "main"], remote.path).split()
+        assert {f"part{n}.txt" for n in range(1, 7)} <= set(files)
+    finally:
+        for workspace, server in ((space, first), (other, second)):
+            stop_server(workspace.state, timeout=10)
+            kill(server.pid)
+            kill_agents(workspace)

@@ -644,16 +644,6 @@ class ChangesRequest(_Request):
     )
 
 
-class LandedPublic(_Public):
-    project: str
-    branch: str
-    target: str
-    merged: bool
-    already_merged: bool
-    commit: str | None
-    pushed: bool
-
-
 class WorktreePublic(_Public):
     kind: str
     project: str

@@ -25,8 +25,6 @@ Event                            Payload
 ``initiative:created``           the initiative
 ``initiative:updated``           the initiative (also when archived)
 ``initiative:deleted``           the initiative as it was
-``initiative:merged``            the initiative (completed), ``projects`` (project, target,
-                                 commit): its branch landed on the default branches
 ``phase:created``                the phase
 ``phase:updated``                the phase; with ``depends_on_phase_id`` (added) or
                                  ``removed_depends_on_phase_id`` for a dependency
@@ -83,6 +81,8 @@ Event                            Payload
 ``phase:blocked``                the phase, ``reason``
 ``phase:pending_review``         the phase, ``branch``
 ``phase:changes_requested``      the phase, ``task_id`` (the review task), ``comment_ids``
+``initiative:changes_requested`` the initiative (active again), ``phase_id`` (the new
+                                 "Changes requested" phase), ``task_id``, ``comment_ids``
 ``merge:queued|started``         ``project``, ``source``, ``target``, ``task_id`` or
                                  ``phase_id``
 ``merge:completed``              the same, ``commit``, ``already_merged``
@@ -105,7 +105,6 @@ from codewalkers.services.serialize import plain
 INITIATIVE_CREATED: Final = "initiative:created"
 INITIATIVE_UPDATED: Final = "initiative:updated"
 INITIATIVE_DELETED: Final = "initiative:deleted"
-INITIATIVE_MERGED: Final = "initiative:merged"
 
 PHASE_CREATED: Final = "phase:created"
 PHASE_UPDATED: Final = "phase:updated"
@@ -168,6 +167,7 @@ PHASE_COMPLETED: Final = "phase:completed"
 PHASE_BLOCKED: Final = "phase:blocked"
 PHASE_PENDING_REVIEW: Final = "phase:pending_review"
 PHASE_CHANGES_REQUESTED: Final = "phase:changes_requested"
+INITIATIVE_CHANGES_REQUESTED: Final = "initiative:changes_requested"
 
 MERGE_QUEUED: Final = "merge:queued"
 MERGE_STARTED: Final = "merge:started"

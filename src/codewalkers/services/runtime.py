@@ -17,7 +17,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -128,6 +128,9 @@ class AgentRuntime:
         self.supervisor = Supervisor(self, self.settings)
         self._lock = threading.RLock()
         self._commit_reminders: dict[str, int] = {}
+        #: Called with the agent's id after an agent's process ended and its end was
+        #: recorded (e.g. the executor, to look at its task at once). Must not raise or block.
+        self.end_listeners: list[Callable[[str], None]] = []
 
     # -- lifecycle of the runtime --------------------------------------------------------------
 
@@ -497,6 +500,11 @@ class AgentRuntime:
                 self._fail_over(agent, run.usage_limit, exit_code)
             else:
                 self._finish(agent, exit_code)
+        for listener in self.end_listeners:
+            try:
+                listener(run.agent_id)
+            except Exception:
+                log.exception("an end listener failed for agent %s", run.name)
 
     def on_tick(self) -> None:
         with self._locked():

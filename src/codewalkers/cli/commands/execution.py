@@ -65,18 +65,17 @@ def resume(id: Id, json_output: JsonOption = False) -> None:
 @initiative.app.command(
     "merge", context_settings=ID_ARGS, epilog="Example: cw initiative merge Xy3..."
 )
-def merge(
-    id: Id,
-    force: Annotated[
-        bool, typer.Option("--force", help="Merge even when it is not pending_review.")
-    ] = False,
-    json_output: JsonOption = False,
-) -> None:
-    """Merge the initiative's branch into each linked project's default branch and push
-    it to the project's remote; the initiative is then completed."""
-    path = _at("initiatives", id, "merge") + ("?" + urlencode({"force": "true"}) if force else "")
-    landed = coordinator("POST", path)
-    emit(landed, json_output, lambda: _landed(landed, "merged into"))
+def merge(id: Id, json_output: JsonOption = False) -> None:
+    """Land a finished (pending_review) initiative: its branch is merged into each linked
+    project's default branch and pushed to the project's remote; it is then completed."""
+    landed = coordinator("POST", _at("initiatives", id, "merge"))
+
+    def human() -> None:
+        branch = landed["initiative"]["branch"]
+        for project, commit in landed["commits"].items():
+            ok(f"{project}: {branch} merged into the default branch ({commit})")
+
+    emit(landed, json_output, human)
 
 
 @initiative.app.command(
@@ -84,18 +83,24 @@ def merge(
 )
 def push(id: Id, json_output: JsonOption = False) -> None:
     """Push the initiative's branch (only it) to each linked project's remote."""
-    landed = coordinator("POST", _at("initiatives", id, "push"))
-    emit(landed, json_output, lambda: _landed(landed, "pushed"))
+    pushed = coordinator("POST", _at("initiatives", id, "push"))
+    emit(pushed, json_output, lambda: ok(f"pushed {pushed['branch']}"))
 
 
-def _landed(landed: list[dict[str, Any]], verb: str) -> None:
-    for one in landed:
-        if verb == "pushed":
-            ok(f"{one['project']}: pushed {one['branch']}")
-        elif one["already_merged"]:
-            ok(f"{one['project']}: {one['branch']} was already in {one['target']}")
-        else:
-            ok(f"{one['project']}: {one['branch']} merged into {one['target']} ({one['commit']})")
+@initiative.app.command(
+    "request-changes",
+    context_settings=ID_ARGS,
+    epilog='Example: cw initiative request-changes Xy3... --summary "Log failed logins"',
+)
+def request_initiative_changes(
+    id: Id,
+    summary: Annotated[str, typer.Option("--summary", help="What to change.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Send a finished initiative back: a "Changes requested" phase with a review task
+    runs (with the open review comments), then the initiative waits for review again."""
+    made = coordinator("POST", _at("initiatives", id, "request-changes"), {"summary": summary})
+    emit(made, json_output, lambda: ok(f'created review task "{made["name"]}" ({made["id"]})'))
 
 
 # --- phase ----------------------------------------------------------------------------------
@@ -116,6 +121,24 @@ def approve_review(id: Id, json_output: JsonOption = False) -> None:
     """Approve a phase waiting for review: its branch is merged into the initiative's."""
     merged = coordinator("POST", _at("phases", id, "approve-review"))
     emit(merged, json_output, lambda: ok(f'merged phase "{merged["name"]}" ({merged["status"]})'))
+
+
+@phase.app.command(
+    "request-changes",
+    context_settings=ID_ARGS,
+    epilog='Example: cw phase request-changes Ph1... --summary "Validate the email"',
+)
+def request_changes(
+    id: Id,
+    summary: Annotated[
+        str | None, typer.Option("--summary", help="What to change (beside open comments).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Send a phase waiting for review back: an agent does a review task carrying the
+    summary and the unresolved comments, then the phase waits for review again."""
+    made = coordinator("POST", _at("phases", id, "request-changes"), {"summary": summary})
+    emit(made, json_output, lambda: ok(f'created review task "{made["name"]}" ({made["id"]})'))
 
 
 # --- task -----------------------------------------------------------------------------------

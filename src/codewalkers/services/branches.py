@@ -1,11 +1,10 @@
-"""Landing an initiative and looking at worktrees: ``cw initiative merge | push``,
-``cw worktree list | prune``.
+"""Looking at work on disk: ``cw review diff`` (a phase's branch against its initiative's)
+and ``cw worktree list | prune``.
 
-Merging an initiative merges its branch into each linked project's default branch on the
-remote and pushes it (the integration worktree of :mod:`codewalkers.agents.integration` does
-the git; nothing is force-pushed, nothing is deleted). Worktrees are the agents' (one per
-project in ``agent-workdirs/<agent>/``) and the integration worktrees; pruning removes only
-what holds nothing that is not merged or pushed, through the runtime, which owns them.
+Worktrees are the agents' (one per project in ``agent-workdirs/<agent>/``) and the
+integration worktrees (:mod:`codewalkers.agents.integration`); pruning removes only what
+holds nothing that is not merged or pushed, through the runtime, which owns them. Landing an
+initiative is the executor's (:meth:`~codewalkers.services.execution.Executor.merge_initiative`).
 """
 
 from __future__ import annotations
@@ -15,29 +14,7 @@ from typing import Any
 
 from codewalkers.agents import git, integration, projects
 from codewalkers.agents.paths import RuntimePaths
-from codewalkers.db import (
-    AgentStatus,
-    ConflictError,
-    Database,
-    Initiative,
-    InitiativeStatus,
-    NotFoundError,
-    Project,
-)
-from codewalkers.services import events
-
-
-@dataclass(frozen=True, slots=True)
-class Landed:
-    """One project's side of merging or pushing an initiative."""
-
-    project: str
-    branch: str
-    target: str
-    merged: bool = False
-    already_merged: bool = False
-    commit: str | None = None
-    pushed: bool = False
+from codewalkers.db import AgentStatus, ConflictError, Database, Initiative, NotFoundError, Project
 
 
 def _initiative(db: Database, initiative_id: str) -> tuple[Initiative, list[Project]]:
@@ -54,81 +31,6 @@ def _initiative(db: Database, initiative_id: str) -> tuple[Initiative, list[Proj
 
 def _integrator(paths: RuntimePaths, project: Project) -> integration.Integrator:
     return integration.Integrator(paths, project.name, default_branch=project.default_branch)
-
-
-def merge_initiative(
-    db: Database, paths: RuntimePaths, initiative_id: str, *, force: bool = False
-) -> list[Landed]:
-    """Merge the initiative's branch into every linked project's default branch on the
-    remote (a merge commit, pushed; the initiative branch is pushed too), then mark the
-    initiative ``completed`` and emit ``initiative:merged``.
-
-    Only an initiative ``pending_review`` (all its phases merged) is merged, unless
-    ``force``. A conflict in one project raises ``ConflictError`` naming the files; projects
-    merged before it stay merged, and merging again goes on where it stopped. Raises
-    ``NotFoundError``, ``ConflictError`` (no branch, no project, not ready, conflict,
-    the remote moved on), ``git.GitError`` when the remote cannot be reached.
-    """
-    initiative, linked = _initiative(db, initiative_id)
-    if initiative.status != InitiativeStatus.PENDING_REVIEW and not force:
-        raise ConflictError(
-            f'initiative "{initiative.name}" is {initiative.status}, not pending_review '
-            "(all phases merged); --force merges it as it is"
-        )
-    branch = initiative.branch or ""
-    landed: list[Landed] = []
-    for project in linked:
-        integrator = _integrator(paths, project)
-        try:
-            integrator.push(branch)
-            outcome = integrator.merge_into_default(
-                branch, f'Merge initiative "{initiative.name}" ({branch})'
-            )
-        except git.PushRejectedError as exc:
-            raise ConflictError(f"project {project.name}: {exc}") from exc
-        if outcome.conflicts:
-            raise ConflictError(
-                f"project {project.name}: merging {branch} into {outcome.target} conflicts "
-                f"in {', '.join(outcome.conflicts)} (resolve on {branch}, then merge again)"
-            )
-        landed.append(
-            Landed(
-                project=project.name,
-                branch=branch,
-                target=outcome.target,
-                merged=outcome.merged,
-                already_merged=outcome.already_merged,
-                commit=outcome.target_commit or outcome.commit,
-                pushed=True,
-            )
-        )
-    with db.transaction():
-        updated = db.initiatives.update(initiative.id, status=InitiativeStatus.COMPLETED)
-        events.emit(
-            db,
-            events.INITIATIVE_MERGED,
-            updated,
-            projects=[
-                {"project": x.project, "target": x.target, "commit": x.commit} for x in landed
-            ],
-        )
-    return landed
-
-
-def push_initiative(db: Database, paths: RuntimePaths, initiative_id: str) -> list[Landed]:
-    """Push the initiative's branch to every linked project's remote (never forced).
-    Raises ``NotFoundError``, ``ConflictError`` (no branch, or the remote's branch has
-    commits this one lacks), ``git.GitError`` when the remote cannot be reached."""
-    initiative, linked = _initiative(db, initiative_id)
-    branch = initiative.branch or ""
-    landed = []
-    for project in linked:
-        try:
-            _integrator(paths, project).push(branch)
-        except git.PushRejectedError as exc:
-            raise ConflictError(f"project {project.name}: {exc}") from exc
-        landed.append(Landed(project=project.name, branch=branch, target=branch, pushed=True))
-    return landed
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,11 +170,8 @@ def prune_worktrees(db: Database, paths: RuntimePaths, delete_agent: Any) -> dic
 
 __all__ = [
     "Diff",
-    "Landed",
     "WorktreeState",
     "list_worktrees",
-    "merge_initiative",
     "phase_diff",
     "prune_worktrees",
-    "push_initiative",
 ]
