@@ -154,6 +154,7 @@ INITIATIVE_EXECUTING: Final = "initiative:executing"
 INITIATIVE_PAUSED: Final = "initiative:paused"
 INITIATIVE_RESUMED: Final = "initiative:resumed"
 INITIATIVE_PENDING_REVIEW: Final = "initiative:pending_review"
+INITIATIVE_MERGED: Final = "initiative:merged"
 INITIATIVE_PUSHED: Final = "initiative:pushed"
 
 TASK_QUEUED: Final = "task:queued"
