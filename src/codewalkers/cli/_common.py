@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from codewalkers.db import Database, open_database
-from codewalkers.services import secret_keys
+from codewalkers.services import lookup, secret_keys
+from codewalkers.services.lookup import label
 from codewalkers.services.serialize import account_public as account_public  # re-exported
 from codewalkers.services.serialize import plain as plain  # re-exported
 from codewalkers.workspace import Workspace, WorkspaceError, find_workspace, secret_key_from_env
@@ -134,19 +135,84 @@ def show_record(record: Any) -> None:
         console.print(str(value), markup=False)
 
 
+#: Human tables fit this many columns (``--json`` is never shortened).
+TABLE_WIDTH = 80
+#: Ids in tables are cut to their unique prefix among the rows, never below this: long
+#: enough to stay unique in the whole workspace, and accepted back by every command.
+SHORT_ID = 8
+
+
+def short_ids(ids: Sequence[str]) -> dict[str, str]:
+    """Each id's shortest prefix (at least :data:`SHORT_ID` characters) that no other of
+    ``ids`` shares.
+    """
+    shown = {}
+    for id in ids:
+        length = min(SHORT_ID, len(id))
+        while length < len(id) and any(o != id and o.startswith(id[:length]) for o in ids):
+            length += 1
+        shown[id] = id[:length]
+    return shown
+
+
+def _cell(column: str, value: Any, ids: dict[str, str]) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str) and column.endswith("_at") and "T" in value:
+        return value[:16].replace("T", " ")  # minutes are enough in a table
+    if column == "id" or column.endswith("_id"):
+        return ids.get(value, str(value))
+    return str(value)
+
+
+#: Shorter headers where the column name is long for what it holds.
+HEADERS = {
+    "merge_requires_approval": "approval",
+    "has_credentials": "credentials",
+    "is_exhausted": "exhausted",
+    "last_used_at": "last used",
+    "default_branch": "branch",
+}
+
+
+def _fit(widths: list[int], fixed: set[int], budget: int) -> list[int]:
+    """``widths`` narrowed, widest first (never the ``fixed`` ones, never below 3), until
+    their sum is at most ``budget``.
+    """
+    widths = list(widths)
+    while sum(widths) > budget:
+        shrinkable = [i for i in range(len(widths)) if i not in fixed and widths[i] > 3]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+    return widths
+
+
 def show_table(rows: Sequence[Any], columns: Sequence[str], empty: str = "nothing found") -> None:
-    """Records as a table of the given columns."""
+    """Records as a table of the given columns, at most :data:`TABLE_WIDTH` wide: ids cut
+    to a unique prefix (usable as the id), long values cut with an ellipsis.
+    """
     if not rows:
         console.print(empty, style="dim")
         return
-    table = Table(show_edge=False, header_style="bold")
-    for column in columns:
-        is_id = column == "id" or column.endswith("_id")
-        # Ids are copied into the next command: never wrap or truncate them.
-        table.add_column(column.replace("_", " "), no_wrap=is_id, min_width=21 if is_id else None)
-    for row in rows:
-        data = plain(row)
-        table.add_row(*("-" if data.get(c) is None else str(data.get(c)) for c in columns))
+    data = [plain(row) for row in rows]
+    id_columns = {i for i, c in enumerate(columns) if c == "id" or c.endswith("_id")}
+    ids = short_ids(
+        sorted(
+            {d[columns[i]] for d in data for i in id_columns if isinstance(d.get(columns[i]), str)}
+        )
+    )
+    headers = [HEADERS.get(c, c).replace("_", " ") for c in columns]
+    cells = [[_cell(c, row.get(c), ids) for c in columns] for row in data]
+    natural = [max(len(headers[i]), *(len(r[i]) for r in cells)) for i in range(len(columns))]
+    widths = _fit(natural, id_columns, TABLE_WIDTH - 3 * (len(columns) - 1))
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for header, width in zip(headers, widths, strict=True):
+        # Ids are never cut (they are copied into the next command); the rest may be.
+        table.add_column(header, no_wrap=True, overflow="ellipsis", width=width)
+    for row_cells in cells:
+        table.add_row(*row_cells)
     console.print(table)
 
 
@@ -190,7 +256,31 @@ def counted(verb: str, count: int, noun: str) -> list[str]:
     return [f"{verb} {count} {noun}" + ("" if count == 1 else "s")]
 
 
+def consequences(found: Sequence[tuple[str, int, str]]) -> list[str]:
+    """A service's ``(verb, count, noun)`` list as :func:`confirm`'s phrases, one verb said
+    once: ``["deletes 2 phases", "3 tasks"]``.
+    """
+    phrases: list[str] = []
+    said = None
+    for verb, count, noun in found:
+        for phrase in counted(verb, count, noun):
+            phrases.append(phrase if verb != said else phrase.removeprefix(f"{verb} "))
+            said = verb
+    return phrases
+
+
 def named(entity: str, record: Any) -> str:
     """``task "Sketch the token flow" (16Z7…full id)``: a thing named as well as identified."""
-    label = getattr(record, "name", None) or getattr(record, "title", None) or ""
-    return f'{entity} "{label}" ({record.id})' if label else f"{entity} {record.id}"
+    text = label(record)
+    return f'{entity} "{text}" ({record.id})' if text else f"{entity} {record.id}"
+
+
+def resolve(db: Database, entity: str, given: str) -> str:
+    """The full id of ``given`` (a full id or a unique prefix of at least 4 characters);
+    an ambiguous prefix is refused listing the candidates.
+    """
+    return lookup.resolve(db, entity, given)
+
+
+def resolve_all(db: Database, entity: str, given: Sequence[str]) -> list[str]:
+    return [lookup.resolve(db, entity, value) for value in given]

@@ -26,6 +26,18 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("codewalkers")
+        except PackageNotFoundError:  # pragma: no cover - a source tree never installed
+            number = "unknown"
+        sys.stdout.write(f"cw {number}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     database_url: Annotated[
@@ -40,6 +52,15 @@ def _root(
     json_output: Annotated[
         bool, typer.Option("--json", help="JSON output for any command.")
     ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print cw's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     _common.settings.database_url = database_url
     _common.settings.json = json_output
@@ -48,8 +69,10 @@ def _root(
 @functools.cache
 def _register() -> None:
     """Add the command groups to ``app``, once per process (``main`` may run many times)."""
+    from codewalkers.cli._help import install
     from codewalkers.cli.commands import register
 
+    install()
     register(app)
 
 

@@ -183,6 +183,10 @@ class TaskCreate(_Request):
 
 class TaskUpdate(_Request):
     name: Name | None = None
+    phase_id: Id | None = Field(
+        default=None, description="Move it (refused when the plan could never finish)."
+    )
+    parent_task_id: Id | None = None
     description: Text | None = None
     type: TaskType | None = None
     category: TaskCategory | None = None
@@ -229,6 +233,22 @@ class TaskDependencyResult(BaseModel):
 
 class DependencyRemoved(BaseModel):
     removed: bool = Field(description="False when there was no such dependency.")
+
+
+class WaitReason(BaseModel):
+    kind: Literal["task", "person", "phase", "approval"] = Field(
+        description="task: a dependency not completed; person: a dependency a person does "
+        "(a checkpoint task); phase: a phase its phase depends on; approval: the task waits "
+        "for a person's approval."
+    )
+    id: str
+    name: str
+    status: str
+
+
+class WaitingTask(BaseModel):
+    task: TaskPublic
+    waits_for: list[WaitReason]
 
 
 class TaskNode(BaseModel):
@@ -344,6 +364,13 @@ class AccountPublic(BaseModel):
     updated_at: datetime
     has_credentials: bool
     has_config: bool
+
+
+class AccountUpdate(_Request):
+    email: Name | None = None
+    provider: Name | None = None
+    config_json: Text | None = Field(default=None, description="Stored, never returned.")
+    credentials: Text | None = Field(default=None, description="Stored, never returned.")
 
 
 class AccountClaim(_Request):

@@ -6,9 +6,11 @@ Events about accounts carry no secrets (see :mod:`codewalkers.services.serialize
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from codewalkers.db import Account, Database, SecretKeyError
+from codewalkers.db import Account, ConflictError, Database, NotFoundError, SecretKeyError
 from codewalkers.services import events
+from codewalkers.services.inputs import check_name
 
 
 def add_account(
@@ -19,14 +21,18 @@ def add_account(
     config_json: str | None = None,
     credentials: str | None = None,
 ) -> Account:
-    """Add an account; its config and credentials are stored, never shown."""
+    """Add an account; its config and credentials are stored, never shown. Raises
+    ``ConflictError`` when the provider already has an account with this email.
+    """
     fields = {
         "email": email,
         "provider": provider,
         "config_json": config_json,
         "credentials": credentials,
     }
+    check_name(email, "email")
     with db.transaction():
+        _refuse_taken_email(db, email, provider or "claude")
         account: Account = db.accounts.create(
             **{key: value for key, value in fields.items() if value is not None}
         )
@@ -77,3 +83,60 @@ def clear_expired(db: Database) -> int:
         if count:
             events.emit(db, events.ACCOUNT_EXHAUSTION_CLEARED, {"cleared": count}, entity_id=None)
     return count
+
+
+def _refuse_taken_email(db: Database, email: str, provider: str, but: str | None = None) -> None:
+    # Accounts this key cannot decrypt still count: their email is not secret.
+    for account, _ in db.accounts.find_all_with_readability():
+        if account.id != but and account.provider == provider and account.email == email:
+            raise ConflictError(
+                f"provider {provider!r} already has an account {email!r} ({account.id})"
+            )
+
+
+def get_account(db: Database, account_id: str) -> Account:
+    for account, _ in db.accounts.find_all_with_readability():
+        if account.id == account_id:
+            return account
+    raise NotFoundError(f"account {account_id!r} not found")
+
+
+def update_account(db: Database, account_id: str, **changes: Any) -> Account:
+    """Change some of ``email``, ``provider``, ``config_json``, ``credentials`` (secrets are
+    stored, never shown). Raises ``NotFoundError``, ``ConflictError`` (that email is taken
+    for the provider), ``ValidationError``.
+    """
+    if changes.get("email") is not None:
+        check_name(changes["email"], "email")
+    with db.transaction():
+        before = get_account(db, account_id)
+        email = changes.get("email") or before.email
+        provider = changes.get("provider") or before.provider
+        if (email, provider) != (before.email, before.provider):
+            _refuse_taken_email(db, email, provider, but=account_id)
+        account: Account = db.accounts.update(account_id, **changes)
+        events.emit(db, events.ACCOUNT_UPDATED, account)
+    return account
+
+
+def agents_using(db: Database, account_id: str) -> list[str]:
+    """The ids of the agents that run (or ran) under the account."""
+    return [agent.id for agent in db.agents.find_all() if agent.account_id == account_id]
+
+
+def account_removal(db: Database, account_id: str) -> list[tuple[str, int, str]]:
+    """What removing the account takes from others: the agents that use it lose it."""
+    get_account(db, account_id)
+    return [("leaves without an account", len(agents_using(db, account_id)), "agent")]
+
+
+def remove_account(db: Database, account_id: str) -> Account:
+    """Remove the account (its agents keep running records, without an account); return it
+    as it was. Raises ``NotFoundError``.
+    """
+    with db.transaction():
+        account = get_account(db, account_id)
+        agents = agents_using(db, account_id)
+        db.accounts.delete(account_id)
+        events.emit(db, events.ACCOUNT_DELETED, account, agent_ids=agents)
+    return account

@@ -38,12 +38,15 @@ Event                            Payload
 ``task:deleted``                 the task as it was
 ``page:created|updated``         the page
 ``page:deleted``                 the page as it was
-``project:created``              the project
+``project:created|updated``      the project
+``project:deleted``              the project as it was, ``initiative_ids`` it was linked to
 ``project:linked``               ``initiative_id``, ``project_ids`` (exactly those now linked)
 ``project:synced``               the project, ``cloned``, ``default_branch``, ``head_commit``
 ``project:sync_failed``          the project, ``error`` (one line, no credentials in URLs)
 ``account:created|claimed``      the account without secrets (``has_credentials`` instead)
 ``account:exhausted``            the account without secrets
+``account:updated``              the account without secrets
+``account:deleted``              the account as it was (no secrets), ``agent_ids`` using it
 ``account:exhaustion_cleared``   ``cleared`` (how many accounts became available again)
 ``account:unreadable``           the account skipped by a claim because this key cannot
                                  decrypt its secrets (``has_credentials`` and
@@ -122,11 +125,15 @@ PAGE_UPDATED: Final = "page:updated"
 PAGE_DELETED: Final = "page:deleted"
 
 PROJECT_CREATED: Final = "project:created"
+PROJECT_UPDATED: Final = "project:updated"
+PROJECT_DELETED: Final = "project:deleted"
 PROJECT_LINKED: Final = "project:linked"
 PROJECT_SYNCED: Final = "project:synced"
 PROJECT_SYNC_FAILED: Final = "project:sync_failed"
 
 ACCOUNT_CREATED: Final = "account:created"
+ACCOUNT_UPDATED: Final = "account:updated"
+ACCOUNT_DELETED: Final = "account:deleted"
 ACCOUNT_EXHAUSTED: Final = "account:exhausted"
 ACCOUNT_CLAIMED: Final = "account:claimed"
 ACCOUNT_EXHAUSTION_CLEARED: Final = "account:exhaustion_cleared"

@@ -54,9 +54,10 @@ def ensure_root_page(db: Database, initiative_id: str) -> tuple[Page, bool]:
 
 def root_page(db: Database, initiative_id: str) -> Page:
     """The initiative's root page, created (titled after the initiative) if missing.
-    Raises ``ReferenceNotFoundError`` for an unknown initiative.
+    Raises ``NotFoundError`` for an unknown initiative.
     """
     with db.transaction():
+        get_or_raise(db.initiatives, initiative_id, "initiative")
         root, created = ensure_root_page(db, initiative_id)
         if created:
             events.emit(db, events.PAGE_CREATED, root)

@@ -6,12 +6,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from codewalkers.agents import git
 from codewalkers.agents import projects as disk
 from codewalkers.agents.paths import RuntimePaths
 from codewalkers.db import Database, NotFoundError, Project
 from codewalkers.services import events
+from codewalkers.services.inputs import check_name, check_project_url
 
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
@@ -28,8 +30,11 @@ class Synced:
 
 
 def add_project(db: Database, name: str, url: str, *, default_branch: str | None = None) -> Project:
-    """Register a project. Raises ``ConflictError`` for a name or URL already taken."""
-    fields = {"name": name, "url": url}
+    """Register a project. Raises ``ConflictError`` for a name or URL already taken,
+    ``ValidationError`` for a bad name or a URL git could not clone (see
+    :func:`codewalkers.services.inputs.check_project_url`).
+    """
+    fields = {"name": check_name(name), "url": check_project_url(url)}
     if default_branch is not None:
         fields["default_branch"] = default_branch
     with db.transaction():
@@ -53,6 +58,49 @@ def link_projects(db: Database, initiative_id: str, project_ids: Sequence[str]) 
             entity_id=initiative_id,
         )
     return linked
+
+
+def _project(db: Database, project_id: str) -> Project:
+    project: Project | None = db.projects.find_by_id(project_id)
+    if project is None:
+        raise NotFoundError(f"project {project_id!r} not found")
+    return project
+
+
+def update_project(db: Database, project_id: str, **changes: Any) -> Project:
+    """Change some of ``name``, ``url``, ``default_branch``. Raises ``NotFoundError``,
+    ``ConflictError`` (name or URL taken), ``ValidationError``.
+    """
+    if changes.get("name") is not None:
+        check_name(changes["name"])
+    if changes.get("url") is not None:
+        changes["url"] = check_project_url(changes["url"])
+    if changes.get("default_branch") is not None:
+        check_name(changes["default_branch"], "default_branch")
+    with db.transaction():
+        _project(db, project_id)
+        project: Project = db.projects.update(project_id, **changes)
+        events.emit(db, events.PROJECT_UPDATED, project)
+    return project
+
+
+def project_removal(db: Database, project_id: str) -> list[tuple[str, int, str]]:
+    """What removing the project undoes: its links to initiatives (they stay)."""
+    _project(db, project_id)
+    linked = db.projects.find_initiative_ids_by_project_id(project_id)
+    return [("unlinks it from", len(linked), "initiative")]
+
+
+def remove_project(db: Database, project_id: str) -> Project:
+    """Remove the project and its links to initiatives (the initiatives stay); return it as
+    it was. Raises ``NotFoundError``.
+    """
+    with db.transaction():
+        project = _project(db, project_id)
+        linked = db.projects.find_initiative_ids_by_project_id(project_id)
+        db.projects.delete(project_id)
+        events.emit(db, events.PROJECT_DELETED, project, initiative_ids=linked)
+    return project
 
 
 def redact(text: str) -> str:

@@ -12,11 +12,16 @@ import typer
 from codewalkers.cli._common import (
     CliError,
     JsonOption,
+    YesOption,
     account_public,
+    confirm,
+    consequences,
     database,
     emit,
+    named,
     ok,
     read_text_file,
+    resolve,
     show_table,
 )
 from codewalkers.services import accounts
@@ -28,18 +33,9 @@ app = typer.Typer(
     help="Accounts: provider logins, handed out least-recently-used. Secrets are never shown."
 )
 
-Id = Annotated[str, typer.Argument(help="The account's id.")]
+Id = Annotated[str, typer.Argument(metavar="ID", help="The account's id (or a unique prefix).")]
 Provider = Annotated[str, typer.Option("--provider", help="The provider (claude, codex, ...).")]
 # Every output goes through plain()/account_public(): credentials and config never appear.
-COLUMNS = [
-    "id",
-    "email",
-    "provider",
-    "is_exhausted",
-    "exhausted_until",
-    "last_used_at",
-    "has_credentials",
-]
 
 _DURATION = re.compile(r"(\d+)([smhdw])")
 _DURATIONS = re.compile(r"(?:\d+[smhdw])+")
@@ -102,7 +98,7 @@ def add(
     emit(
         account,
         json_output,
-        lambda: ok(f"added account {account.id} {account.email} ({account.provider})"),
+        lambda: ok(f"added {named('account', account)} ({account.provider})"),
     )
 
 
@@ -117,7 +113,23 @@ def list_(json_output: JsonOption = False) -> None:
         if not readable:  # its secrets are there, but this key cannot tell what they are
             row["has_credentials"] = row["has_config"] = None
         rows.append(row)
-    emit(rows, json_output, lambda: show_table(rows, [*COLUMNS, "readable"], "no accounts"))
+
+    def human() -> None:
+        # 80 columns: one "secrets" column says what has_credentials and readable say.
+        table = [
+            {
+                **row,
+                "until": row["exhausted_until"] if row["is_exhausted"] else None,
+                "secrets": "unreadable"
+                if not row["readable"]
+                else ("credentials" if row["has_credentials"] else "none"),
+            }
+            for row in rows
+        ]
+        columns = ["id", "email", "provider", "until", "last_used_at", "secrets"]
+        show_table(table, columns, "no accounts")
+
+    emit(rows, json_output, human)
 
 
 @app.command("next", epilog="Example: cw account next --provider claude --json")
@@ -146,7 +158,7 @@ def exhaust(
     """Park an account until a time (its usage-limit reset)."""
     moment = parse_when(until)
     with database() as db:
-        account = accounts.mark_exhausted(db, id, moment)
+        account = accounts.mark_exhausted(db, resolve(db, "account", id), moment)
     emit(
         account,
         json_output,
@@ -160,3 +172,53 @@ def clear_expired(json_output: JsonOption = False) -> None:
     with database() as db:
         count = accounts.clear_expired(db)
     emit({"cleared": count}, json_output, lambda: ok(f"cleared {count} expired exhaustion(s)"))
+
+
+@app.command(
+    "update",
+    context_settings=ID_ARGS,
+    epilog="Example: cw account update Ac1... --credentials-file ~/.claude/.credentials.json",
+)
+def update(
+    id: Id,
+    email: Annotated[str | None, typer.Option(help="New email.")] = None,
+    provider: Annotated[str | None, typer.Option(help="New provider.")] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config-file", help="A file with the new config.")
+    ] = None,
+    credentials_file: Annotated[
+        Path | None, typer.Option("--credentials-file", help="A file with the new credentials.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Change an account's email, provider, config or credentials (never shown)."""
+    fields = {
+        "email": email,
+        "provider": provider,
+        "config_json": read_text_file(config_file, "config"),
+        "credentials": read_text_file(credentials_file, "credentials"),
+    }
+    changes = {key: value for key, value in fields.items() if value is not None}
+    if not changes:
+        raise CliError(
+            "nothing to change: give --email, --provider, --config-file or --credentials-file"
+        )
+    with database() as db:
+        account = accounts.update_account(db, resolve(db, "account", id), **changes)
+    emit(account, json_output, lambda: ok(f"updated {named('account', account)}"))
+
+
+@app.command("remove", context_settings=ID_ARGS, epilog="Example: cw account remove Ac1... --yes")
+def remove(id: Id, yes: YesOption = False, json_output: JsonOption = False) -> None:
+    """Remove an account (asks first when agents use it)."""
+    with database() as db:
+        id = resolve(db, "account", id)
+        found = consequences(accounts.account_removal(db, id))
+        account = accounts.get_account(db, id)
+        confirm(f"removing {named('account', account)}", found, yes)
+        accounts.remove_account(db, id)
+    emit(
+        {"id": id, "deleted": True},
+        json_output,
+        lambda: ok(f"removed {named('account', account)}"),
+    )

@@ -6,14 +6,25 @@ from typing import Annotated
 
 import typer
 
-from codewalkers.cli._common import CliError, JsonOption, console, database, emit, ok, plain
+from codewalkers.cli._common import (
+    CliError,
+    JsonOption,
+    console,
+    database,
+    emit,
+    ok,
+    plain,
+    resolve,
+)
 from codewalkers.db import ChatTargetType
 from codewalkers.services import chat
 from codewalkers.services.chat import Transcript
 
 app = typer.Typer(help="Chat sessions about a phase or a task.")
 
-SessionId = Annotated[str, typer.Argument(help="The chat session's id.")]
+SessionId = Annotated[
+    str, typer.Argument(metavar="SESSION_ID", help="The chat session's id (or a unique prefix).")
+]
 
 
 @app.command("start", epilog="Example: cw chat start --phase Ph1...")
@@ -28,6 +39,7 @@ def start(
     kind = ChatTargetType.PHASE if phase is not None else ChatTargetType.TASK
     target = phase or task or ""
     with database() as db:
+        target = resolve(db, str(kind), target)
         started = chat.start_session(db, kind, target)
     session = started.session
     verb = "started" if started.created else "resumed active"
@@ -46,6 +58,7 @@ def send(
 ) -> None:
     """Add your message to an active chat session."""
     with database() as db:
+        session_id = resolve(db, "chat session", session_id)
         created = chat.send(db, session_id, message)
     emit(created, json_output, lambda: ok(f"sent {created.id} to chat session {session_id}"))
 
@@ -54,7 +67,7 @@ def send(
 def show(session_id: SessionId, json_output: JsonOption = False) -> None:
     """Show a chat session and its messages in order."""
     with database() as db:
-        transcript = chat.show(db, session_id)
+        transcript = chat.show(db, resolve(db, "chat session", session_id))
     emit(
         {**plain(transcript.session), "messages": transcript.messages},
         json_output,
@@ -80,5 +93,5 @@ def _show(transcript: Transcript) -> None:
 def close(session_id: SessionId, json_output: JsonOption = False) -> None:
     """Close a chat session (no more messages)."""
     with database() as db:
-        session = chat.close(db, session_id)
+        session = chat.close(db, resolve(db, "chat session", session_id))
     emit(session, json_output, lambda: ok(f"closed chat session {session.id}"))

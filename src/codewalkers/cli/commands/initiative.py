@@ -8,14 +8,31 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from codewalkers.cli._common import JsonOption, console, database, emit, ok, plain, show_table
+from codewalkers.cli._common import (
+    JsonOption,
+    YesOption,
+    confirm,
+    consequences,
+    console,
+    database,
+    emit,
+    named,
+    ok,
+    plain,
+    resolve,
+    resolve_all,
+    show_table,
+)
 from codewalkers.db import InitiativeStatus
 from codewalkers.services import plan
 from codewalkers.services.plan import InitiativeTree, TaskNode
 
 app = typer.Typer(help="Initiatives: a large piece of work, planned as phases and tasks.")
 
-Id = Annotated[str, typer.Argument(help="The initiative's id.")]
+# Nanoids may start with "-" (older ones): take such an argument as the id, not an option.
+ID_ARGS = {"ignore_unknown_options": True}
+
+Id = Annotated[str, typer.Argument(metavar="ID", help="The initiative's id (or a unique prefix).")]
 COLUMNS = ["id", "name", "status", "branch", "merge_requires_approval", "created_at"]
 
 
@@ -42,13 +59,11 @@ def create(
         initiative = plan.create_initiative(
             db,
             name,
-            project_ids=project or [],
+            project_ids=resolve_all(db, "project", project or []),
             branch=branch,
             merge_requires_approval=merge_approval,
         )
-    emit(
-        initiative, json_output, lambda: ok(f"created initiative {initiative.id} {initiative.name}")
-    )
+    emit(initiative, json_output, lambda: ok(f"created {named('initiative', initiative)}"))
 
 
 @app.command("list", epilog="Example: cw initiative list --status active")
@@ -64,10 +79,11 @@ def list_(
     emit(rows, json_output, lambda: show_table(rows, COLUMNS, "no initiatives"))
 
 
-@app.command("get", epilog="Example: cw initiative get Xy3... --json")
+@app.command("get", context_settings=ID_ARGS, epilog="Example: cw initiative get Xy3... --json")
 def get(id: Id, json_output: JsonOption = False) -> None:
     """Show one initiative and its linked projects."""
     with database() as db:
+        id = resolve(db, "initiative", id)
         initiative = plan.get_or_raise(db.initiatives, id, "initiative")
         projects = db.projects.find_projects_by_initiative_id(id)
     data = {**plain(initiative), "project_ids": [p.id for p in projects]}
@@ -75,7 +91,9 @@ def get(id: Id, json_output: JsonOption = False) -> None:
 
 
 @app.command(
-    "update", epilog='Example: cw initiative update Xy3... --name "Auth v2" --status completed'
+    "update",
+    context_settings=ID_ARGS,
+    epilog='Example: cw initiative update Xy3... --name "Auth v2" --status completed',
 )
 def update(
     id: Id,
@@ -87,7 +105,9 @@ def update(
     merge_approval: Annotated[
         bool | None,
         typer.Option(
-            "--merge-approval/--no-merge-approval", help="Whether merges wait for approval."
+            "--merge-approval/--no-merge-approval",
+            help="Whether merges wait for approval.",
+            show_default=False,
         ),
     ] = None,
     json_output: JsonOption = False,
@@ -104,31 +124,41 @@ def update(
         if value is not None
     }
     with database() as db:
-        initiative = plan.update_initiative(db, id, **changes)
-    emit(initiative, json_output, lambda: ok(f"updated initiative {initiative.id}"))
+        initiative = plan.update_initiative(db, resolve(db, "initiative", id), **changes)
+    emit(initiative, json_output, lambda: ok(f"updated {named('initiative', initiative)}"))
 
 
-@app.command("archive", epilog="Example: cw initiative archive Xy3...")
+@app.command("archive", context_settings=ID_ARGS, epilog="Example: cw initiative archive Xy3...")
 def archive(id: Id, json_output: JsonOption = False) -> None:
     """Archive an initiative (status archived; nothing is deleted)."""
     with database() as db:
-        initiative = plan.archive_initiative(db, id)
-    emit(initiative, json_output, lambda: ok(f"archived initiative {initiative.id}"))
+        initiative = plan.archive_initiative(db, resolve(db, "initiative", id))
+    emit(initiative, json_output, lambda: ok(f"archived {named('initiative', initiative)}"))
 
 
-@app.command("delete", epilog="Example: cw initiative delete Xy3...")
-def delete(id: Id, json_output: JsonOption = False) -> None:
-    """Delete an initiative with its phases, tasks and pages."""
+@app.command(
+    "delete", context_settings=ID_ARGS, epilog="Example: cw initiative delete Xy3... --yes"
+)
+def delete(id: Id, yes: YesOption = False, json_output: JsonOption = False) -> None:
+    """Delete an initiative with its phases, tasks and pages (asks first when it has any)."""
     with database() as db:
+        id = resolve(db, "initiative", id)
+        initiative = plan.get_or_raise(db.initiatives, id, "initiative")
+        found = consequences(plan.initiative_deletion(db, id))
+        confirm(f"deleting {named('initiative', initiative)}", found, yes)
         plan.delete_initiative(db, id)
-    emit({"id": id, "deleted": True}, json_output, lambda: ok(f"deleted initiative {id}"))
+    emit(
+        {"id": id, "deleted": True},
+        json_output,
+        lambda: ok(f"deleted {named('initiative', initiative)}"),
+    )
 
 
-@app.command("tree", epilog="Example: cw initiative tree Xy3...")
+@app.command("tree", context_settings=ID_ARGS, epilog="Example: cw initiative tree Xy3...")
 def tree(id: Id, json_output: JsonOption = False) -> None:
     """Show the initiative's phases and tasks as a tree, with status, priority and dependencies."""
     with database() as db:
-        result = plan.initiative_tree(db, id)
+        result = plan.initiative_tree(db, resolve(db, "initiative", id))
     emit(result, json_output, lambda: _print_tree(result))
 
 

@@ -6,7 +6,16 @@ from typing import Annotated, Any
 
 import typer
 
-from codewalkers.cli._common import CliError, JsonOption, database, emit, ok, plain, show_table
+from codewalkers.cli._common import (
+    CliError,
+    JsonOption,
+    database,
+    emit,
+    ok,
+    plain,
+    resolve,
+    show_table,
+)
 from codewalkers.db import Message, MessageType
 from codewalkers.services import messages
 
@@ -88,5 +97,6 @@ def reply(
 ) -> None:
     """Reply to a message: the answer goes to its sender and the message is marked responded."""
     with database() as db:
+        message_id = resolve(db, "message", message_id)
         message = messages.reply(db, message_id, content)
     emit(message, json_output, lambda: ok(f"replied {message.id} to message {message_id}"))

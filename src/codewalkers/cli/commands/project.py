@@ -7,8 +7,22 @@ from typing import Annotated
 import typer
 
 from codewalkers.agents.paths import RuntimePaths
-from codewalkers.cli._common import JsonOption, database, emit, ok, show_table, workspace
-from codewalkers.services import projects
+from codewalkers.cli._common import (
+    CliError,
+    JsonOption,
+    YesOption,
+    confirm,
+    consequences,
+    database,
+    emit,
+    named,
+    ok,
+    resolve,
+    resolve_all,
+    show_table,
+    workspace,
+)
+from codewalkers.services import plan, projects
 
 # Nanoids may start with "-": take such an argument as the id, not as an unknown option.
 ID_ARGS = {"ignore_unknown_options": True}
@@ -16,6 +30,7 @@ ID_ARGS = {"ignore_unknown_options": True}
 app = typer.Typer(help="Projects: git repositories, linked to the initiatives that change them.")
 
 COLUMNS = ["id", "name", "url", "default_branch", "created_at"]
+Id = Annotated[str, typer.Argument(metavar="ID", help="The project's id (or a unique prefix).")]
 
 
 @app.command(
@@ -25,7 +40,10 @@ COLUMNS = ["id", "name", "url", "default_branch", "created_at"]
 )
 def add(
     name: Annotated[str, typer.Argument(help="A unique short name.")],
-    url: Annotated[str, typer.Argument(help="The repository's URL (unique).")],
+    url: Annotated[
+        str,
+        typer.Argument(help="The repository's git URL, file:// URL or an existing path (unique)."),
+    ],
     default_branch: Annotated[
         str | None, typer.Option("--default-branch", help="The branch to start from (main).")
     ] = None,
@@ -34,7 +52,7 @@ def add(
     """Register a project (a git repository)."""
     with database() as db:
         project = projects.add_project(db, name, url, default_branch=default_branch)
-    emit(project, json_output, lambda: ok(f"added project {project.id} {project.name}"))
+    emit(project, json_output, lambda: ok(f"added {named('project', project)}"))
 
 
 @app.command("list", epilog="Example: cw project list --json")
@@ -57,8 +75,50 @@ def link(
 ) -> None:
     """Link an initiative to exactly these projects (others are unlinked); print them."""
     with database() as db:
-        rows = projects.link_projects(db, initiative_id, project_ids)
+        rows = plan.link_projects(
+            db, resolve(db, "initiative", initiative_id), resolve_all(db, "project", project_ids)
+        )
     emit(rows, json_output, lambda: show_table(rows, COLUMNS, "no projects linked"))
+
+
+@app.command(
+    "update",
+    context_settings=ID_ARGS,
+    epilog="Example: cw project update Pr1... --url git@github.com:acme/api-v2.git",
+)
+def update(
+    id: Id,
+    name: Annotated[str | None, typer.Option(help="New short name (unique).")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="New git URL, file:// URL or existing path (unique).")
+    ] = None,
+    default_branch: Annotated[
+        str | None, typer.Option("--default-branch", help="New branch to start from.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Change a project's name, URL or default branch."""
+    fields = {"name": name, "url": url, "default_branch": default_branch}
+    changes = {key: value for key, value in fields.items() if value is not None}
+    if not changes:
+        raise CliError("nothing to change: give --name, --url or --default-branch")
+    with database() as db:
+        project = projects.update_project(db, resolve(db, "project", id), **changes)
+    emit(project, json_output, lambda: ok(f"updated {named('project', project)}"))
+
+
+@app.command("remove", context_settings=ID_ARGS, epilog="Example: cw project remove Pr1... --yes")
+def remove(id: Id, yes: YesOption = False, json_output: JsonOption = False) -> None:
+    """Remove a project (asks first when initiatives are linked to it; they stay)."""
+    with database() as db:
+        id = resolve(db, "project", id)
+        found = consequences(projects.project_removal(db, id))
+        project = db.projects.find_by_id(id)
+        confirm(f"removing {named('project', project)}", found, yes)
+        projects.remove_project(db, id)
+    emit(
+        {"id": id, "deleted": True}, json_output, lambda: ok(f"removed {named('project', project)}")
+    )
 
 
 @app.command("sync", context_settings=ID_ARGS, epilog="Example: cw project sync api")

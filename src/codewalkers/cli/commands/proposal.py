@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from codewalkers.cli._common import JsonOption, database, emit, ok, show_table
+from codewalkers.cli._common import JsonOption, database, emit, ok, resolve, show_table
 from codewalkers.db import ProposalStatus
 from codewalkers.services import agents, proposals
 
@@ -15,7 +15,7 @@ ID_ARGS = {"ignore_unknown_options": True}
 
 app = typer.Typer(help="Proposals: what agents suggest; accepting one applies it.")
 
-Id = Annotated[str, typer.Argument(help="The proposal's id.")]
+Id = Annotated[str, typer.Argument(metavar="ID", help="The proposal's id (or a unique prefix).")]
 COLUMNS = ["id", "target_type", "target_id", "title", "status", "created_at"]
 
 
@@ -44,6 +44,7 @@ def list_(
 def accept(id: Id, json_output: JsonOption = False) -> None:
     """Accept a pending proposal: create or update its page, phase or task (all or nothing)."""
     with database() as db:
+        id = resolve(db, "proposal", id)
         result = proposals.accept_proposal(db, id)
     kind = result.proposal.target_type
     emit(
@@ -57,5 +58,5 @@ def accept(id: Id, json_output: JsonOption = False) -> None:
 def dismiss(id: Id, json_output: JsonOption = False) -> None:
     """Dismiss a pending proposal (nothing is applied)."""
     with database() as db:
-        proposal = proposals.dismiss_proposal(db, id)
+        proposal = proposals.dismiss_proposal(db, resolve(db, "proposal", id))
     emit(proposal, json_output, lambda: ok(f"dismissed proposal {proposal.id}"))

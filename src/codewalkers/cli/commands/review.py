@@ -7,12 +7,13 @@ from typing import Annotated
 import typer
 
 from codewalkers.cli._common import JsonOption, database, emit, ok, show_table
+from codewalkers.cli._common import resolve as find
 from codewalkers.db import ReviewLineType
 from codewalkers.services import plan, review
 
 app = typer.Typer(help="Review comments on the lines of a phase's changes.")
 
-Id = Annotated[str, typer.Argument(help="The comment's id.")]
+Id = Annotated[str, typer.Argument(metavar="ID", help="The comment's id (or a unique prefix).")]
 COLUMNS = ["id", "file_path", "line_number", "line_type", "resolved", "author", "body"]
 
 
@@ -32,6 +33,7 @@ def comment(
 ) -> None:
     """Comment on a line of a phase's diff."""
     with database() as db:
+        phase = find(db, "phase", phase)
         created = review.add_comment(db, phase, file, line, type_, body, author=author)
     emit(created, json_output, lambda: ok(f"created review comment {created.id}"))
 
@@ -46,6 +48,7 @@ def list_(
 ) -> None:
     """List a phase's review comments, oldest first."""
     with database() as db:
+        phase = find(db, "phase", phase)
         plan.get_or_raise(db.phases, phase, "phase")
         rows = db.review_comments.find_by_phase_id(phase)
     if unresolved:
@@ -57,7 +60,7 @@ def list_(
 def resolve(id: Id, json_output: JsonOption = False) -> None:
     """Mark a comment resolved."""
     with database() as db:
-        updated = review.resolve_comment(db, id)
+        updated = review.resolve_comment(db, find(db, "review comment", id))
     emit(updated, json_output, lambda: ok(f"resolved review comment {id}"))
 
 
@@ -65,7 +68,7 @@ def resolve(id: Id, json_output: JsonOption = False) -> None:
 def unresolve(id: Id, json_output: JsonOption = False) -> None:
     """Mark a comment unresolved again."""
     with database() as db:
-        updated = review.unresolve_comment(db, id)
+        updated = review.unresolve_comment(db, find(db, "review comment", id))
     emit(updated, json_output, lambda: ok(f"reopened review comment {id}"))
 
 
@@ -73,5 +76,6 @@ def unresolve(id: Id, json_output: JsonOption = False) -> None:
 def delete(id: Id, json_output: JsonOption = False) -> None:
     """Delete a comment."""
     with database() as db:
+        id = find(db, "review comment", id)
         review.delete_comment(db, id)
     emit({"id": id, "deleted": True}, json_output, lambda: ok(f"deleted review comment {id}"))

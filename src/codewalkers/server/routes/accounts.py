@@ -6,8 +6,8 @@ from fastapi import status as http
 
 from codewalkers.db import Account, NotFoundError
 from codewalkers.server import models as m
-from codewalkers.server.errors import NOT_FOUND
-from codewalkers.server.routes._common import Db, make_router
+from codewalkers.server.errors import CONFLICT, NOT_FOUND
+from codewalkers.server.routes._common import Db, changes, make_router
 from codewalkers.services import accounts, plan
 from codewalkers.services.serialize import account_public
 
@@ -25,9 +25,16 @@ def list_accounts(db: Db) -> list[m.AccountPublic]:
     return [_public(account) for account in db.accounts.find_all()]
 
 
-@router.post("/accounts", status_code=http.HTTP_201_CREATED, response_model=m.AccountPublic)
+@router.post(
+    "/accounts",
+    status_code=http.HTTP_201_CREATED,
+    response_model=m.AccountPublic,
+    responses=CONFLICT,
+)
 def create_account(db: Db, body: m.AccountCreate) -> m.AccountPublic:
-    """Add an account; ``credentials`` and ``config_json`` are stored and never shown."""
+    """Add an account; ``credentials`` and ``config_json`` are stored and never shown. The
+    provider's email must be new (409).
+    """
     account = accounts.add_account(
         db,
         body.email,
@@ -66,3 +73,16 @@ def get_account(db: Db, id: str) -> m.AccountPublic:
 def exhaust(db: Db, id: str, body: m.AccountExhaust) -> m.AccountPublic:
     """Park the account until its usage limit resets."""
     return _public(accounts.mark_exhausted(db, id, body.until))
+
+
+@router.patch("/accounts/{id}", response_model=m.AccountPublic, responses={**NOT_FOUND, **CONFLICT})
+def update_account(db: Db, id: str, body: m.AccountUpdate) -> m.AccountPublic:
+    """Change what the body gives of email, provider, config and credentials."""
+    return _public(accounts.update_account(db, id, **changes(body)))
+
+
+@router.delete("/accounts/{id}", response_model=m.Deleted, responses=NOT_FOUND)
+def remove_account(db: Db, id: str) -> m.Deleted:
+    """Remove the account; agents that used it keep their records, without an account."""
+    accounts.remove_account(db, id)
+    return m.Deleted(id=id)

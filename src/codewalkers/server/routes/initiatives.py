@@ -8,7 +8,7 @@ from codewalkers.db import InitiativeStatus
 from codewalkers.server import models as m
 from codewalkers.server.errors import CONFLICT, NOT_FOUND
 from codewalkers.server.routes._common import Db, changes, make_router, out, outs
-from codewalkers.services import plan, projects
+from codewalkers.services import plan
 
 router = make_router("initiatives")
 
@@ -89,6 +89,17 @@ def ready_tasks(db: Db, id: str) -> list[m.TaskPublic]:
     return outs(m.TaskPublic, db.tasks.find_ready(id))
 
 
+@router.get(
+    "/initiatives/{id}/tasks/waiting", response_model=list[m.WaitingTask], responses=NOT_FOUND
+)
+def waiting_tasks(db: Db, id: str) -> list[m.WaitingTask]:
+    """Each pending task that is not ready, with what it waits for (a task, a person, a
+    phase, an approval).
+    """
+    waiting = plan.why_not_ready(db, id)
+    return [m.WaitingTask.model_validate(entry, from_attributes=True) for entry in waiting]
+
+
 @router.get("/initiatives/{id}/projects", response_model=list[m.ProjectPublic], responses=NOT_FOUND)
 def list_linked_projects(db: Db, id: str) -> list[m.ProjectPublic]:
     """The projects the initiative changes."""
@@ -99,7 +110,4 @@ def list_linked_projects(db: Db, id: str) -> list[m.ProjectPublic]:
 @router.put("/initiatives/{id}/projects", response_model=list[m.ProjectPublic], responses=NOT_FOUND)
 def link_projects(db: Db, id: str, body: m.ProjectLinks) -> list[m.ProjectPublic]:
     """Link exactly these projects (others are unlinked); the linked projects."""
-    with db.transaction():
-        plan.get_or_raise(db.initiatives, id, "initiative")
-        rows = projects.link_projects(db, id, body.project_ids)
-    return outs(m.ProjectPublic, rows)
+    return outs(m.ProjectPublic, plan.link_projects(db, id, body.project_ids))

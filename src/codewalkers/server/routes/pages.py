@@ -89,7 +89,4 @@ def get_root_page(db: Db, id: str) -> m.PagePublic:
 @router.post("/initiatives/{id}/pages/root", response_model=m.PagePublic, responses=NOT_FOUND)
 def ensure_root_page(db: Db, id: str) -> m.PagePublic:
     """The initiative's root page, created (titled after the initiative) if missing."""
-    with db.transaction():
-        plan.get_or_raise(db.initiatives, id, "initiative")
-        page = pages.root_page(db, id)
-    return out(m.PagePublic, page)
+    return out(m.PagePublic, pages.root_page(db, id))

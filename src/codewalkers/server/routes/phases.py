@@ -45,16 +45,18 @@ def get_phase(db: Db, id: str) -> m.PhaseDetail:
     return _detail(db, plan.get_or_raise(db.phases, id, "phase"))
 
 
-@router.patch("/phases/{id}", response_model=m.PhasePublic, responses=NOT_FOUND)
-def update_phase(db: Db, id: str, body: m.PhaseUpdate) -> m.PhasePublic:
-    """Change what the body gives of name, status and content (Markdown)."""
+@router.patch("/phases/{id}", response_model=m.PhasePublic, responses={**NOT_FOUND, **CONFLICT})
+def update_phase(db: Db, id: str, body: m.PhaseUpdate, force: bool = False) -> m.PhasePublic:
+    """Change what the body gives of name, status and content (Markdown). Completing a
+    phase with unfinished tasks is a 409 unless ``force``.
+    """
     fields: dict[str, Any] = changes(body)
     if set(fields) == {"status"}:
-        return out(m.PhasePublic, plan.set_phase_status(db, id, fields["status"]))
+        return out(m.PhasePublic, plan.set_phase_status(db, id, fields["status"], force=force))
     if "content_markdown" in fields:
         markdown = fields.pop("content_markdown")
         fields["content"] = markdown_to_tiptap(markdown) if markdown is not None else None
-    return out(m.PhasePublic, plan.update_phase(db, id, **fields))
+    return out(m.PhasePublic, plan.update_phase(db, id, force=force, **fields))
 
 
 @router.delete("/phases/{id}", response_model=m.Deleted, responses=NOT_FOUND)
@@ -83,9 +85,7 @@ def list_dependencies(db: Db, id: str) -> list[str]:
 )
 def add_dependency(db: Db, id: str, body: m.PhaseDependencyCreate) -> m.PhaseDependencyResult:
     """Make the phase depend on another phase of its initiative (cycles are refused)."""
-    with db.transaction():
-        plan.get_or_raise(db.phases, id, "phase")
-        added = plan.add_phase_dependency(db, id, body.depends_on_phase_id)
+    added = plan.add_phase_dependency(db, id, body.depends_on_phase_id)
     return m.PhaseDependencyResult(
         phase_id=id, depends_on_phase_id=body.depends_on_phase_id, added=added
     )

@@ -6,7 +6,15 @@ from fastapi import status as http
 
 from codewalkers.server import models as m
 from codewalkers.server.errors import CONFLICT, NOT_FOUND
-from codewalkers.server.routes._common import NO_RUNTIME, Db, Runtime, make_router, out, outs
+from codewalkers.server.routes._common import (
+    NO_RUNTIME,
+    Db,
+    Runtime,
+    changes,
+    make_router,
+    out,
+    outs,
+)
 from codewalkers.services import plan, projects
 
 router = make_router("projects")
@@ -41,6 +49,19 @@ def linked_initiatives(db: Db, id: str) -> list[str]:
     """The ids of the initiatives linked to the project."""
     plan.get_or_raise(db.projects, id, "project")
     return db.projects.find_initiative_ids_by_project_id(id)
+
+
+@router.patch("/projects/{id}", response_model=m.ProjectPublic, responses={**NOT_FOUND, **CONFLICT})
+def update_project(db: Db, id: str, body: m.ProjectUpdate) -> m.ProjectPublic:
+    """Change what the body gives of name, URL and default branch."""
+    return out(m.ProjectPublic, projects.update_project(db, id, **changes(body)))
+
+
+@router.delete("/projects/{id}", response_model=m.Deleted, responses=NOT_FOUND)
+def remove_project(db: Db, id: str) -> m.Deleted:
+    """Remove the project and its links to initiatives (the initiatives stay)."""
+    projects.remove_project(db, id)
+    return m.Deleted(id=id)
 
 
 @router.post(

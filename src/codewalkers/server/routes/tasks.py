@@ -50,13 +50,16 @@ def get_task(db: Db, id: str) -> m.TaskDetail:
     return _detail(db, plan.get_or_raise(db.tasks, id, "task"))
 
 
-@router.patch("/tasks/{id}", response_model=m.TaskPublic, responses=NOT_FOUND)
-def update_task(db: Db, id: str, body: m.TaskUpdate) -> m.TaskPublic:
-    """Change what the body gives (status, priority, name, ...)."""
+@router.patch("/tasks/{id}", response_model=m.TaskPublic, responses={**NOT_FOUND, **CONFLICT})
+def update_task(db: Db, id: str, body: m.TaskUpdate, force: bool = False) -> m.TaskPublic:
+    """Change what the body gives (status, priority, name, phase, ...). Completing a task
+    whose dependencies are not completed is a 409 unless ``force``; a move that would make
+    the plan impossible is a 422.
+    """
     fields = changes(body)
     if set(fields) == {"status"}:
-        return out(m.TaskPublic, plan.set_task_status(db, id, fields["status"]))
-    return out(m.TaskPublic, plan.update_task(db, id, **fields))
+        return out(m.TaskPublic, plan.set_task_status(db, id, fields["status"], force=force))
+    return out(m.TaskPublic, plan.update_task(db, id, force=force, **fields))
 
 
 @router.delete("/tasks/{id}", response_model=m.Deleted, responses=NOT_FOUND)
@@ -91,9 +94,7 @@ def list_dependencies(db: Db, id: str) -> list[str]:
 @router.post("/tasks/{id}/dependencies", response_model=m.TaskDependencyResult, responses=NOT_FOUND)
 def add_dependency(db: Db, id: str, body: m.TaskDependencyCreate) -> m.TaskDependencyResult:
     """Make the task depend on another (cycles are refused with 422)."""
-    with db.transaction():
-        plan.get_or_raise(db.tasks, id, "task")
-        added = plan.add_task_dependency(db, id, body.depends_on_task_id)
+    added = plan.add_task_dependency(db, id, body.depends_on_task_id)
     return m.TaskDependencyResult(
         task_id=id, depends_on_task_id=body.depends_on_task_id, added=added
     )
