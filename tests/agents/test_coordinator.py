@@ -197,7 +197,7 @@ def test_sync_then_ask_answer_commit_done_and_delete_through_the_coordinator(
     assert space.ok("project", "list")[0]["last_fetched_at"] is not None
     assert (space.root / ".cw/repos/app.git").is_dir()
 
-    spawned = space.ok("agent", "spawn", "--task", task)
+    spawned = space.ok("agent", "spawn", "--task", task[:6])  # a unique prefix will do
     name = spawned["name"]
     assert spawned["status"] == "running" and spawned["account_id"] == account["id"]
     assert space.ok("task", "get", task)["status"] == "in_progress"

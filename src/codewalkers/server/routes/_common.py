@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from codewalkers.db import Database
 from codewalkers.server.errors import COMMON_RESPONSES
+from codewalkers.services import lookup
 from codewalkers.services.execution import Executor
 from codewalkers.services.runtime import AgentRuntime
 
@@ -49,6 +50,22 @@ def get_executor(request: Request) -> Executor:
 
 #: The coordinator's executor; 503 when the app was built without one.
 ExecutorDep = Annotated[Executor, Depends(get_executor)]
+
+
+def resolved(entity: str) -> Any:
+    """A dependency that reads the ``id`` path parameter as a full id or a unique prefix of
+    one (``services.lookup``), as the CLI does."""
+
+    def dependency(request: Request, id: str) -> str:
+        return lookup.resolve(get_db(request), entity, id)
+
+    return dependency
+
+
+#: The ``id`` path parameter of an initiative, phase or task: a full id or a unique prefix.
+InitiativeId = Annotated[str, Depends(resolved("initiative"))]
+PhaseId = Annotated[str, Depends(resolved("phase"))]
+TaskId = Annotated[str, Depends(resolved("task"))]
 
 #: The answers of an endpoint that needs the agent runtime.
 NO_RUNTIME: dict[int | str, dict[str, Any]] = {503: {"description": "This server runs no agents."}}

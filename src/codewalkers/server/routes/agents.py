@@ -15,7 +15,7 @@ from codewalkers.db import AgentStatus, ProposalStatus
 from codewalkers.server import models as m
 from codewalkers.server.errors import CONFLICT, NOT_FOUND
 from codewalkers.server.routes._common import NO_RUNTIME, Db, Runtime, make_router, out, outs
-from codewalkers.services import agents
+from codewalkers.services import agents, lookup
 from codewalkers.services.runtime import SpawnRequest
 
 router = make_router("agents")
@@ -42,7 +42,15 @@ def spawn_agent(runtime: Runtime, body: m.AgentSpawn) -> m.AgentPublic:
     A task, initiative, provider, account or mode that does not exist is a 422 and creates
     nothing; a project that cannot be cloned is a 409 (the agent is recorded as crashed).
     """
-    request = SpawnRequest(**body.model_dump(mode="json"))
+    fields = body.model_dump(mode="json")
+    for key, entity in (
+        ("task_id", "task"),
+        ("initiative_id", "initiative"),
+        ("account_id", "account"),
+    ):
+        if fields[key]:  # a full id or a unique prefix, as the CLI takes them
+            fields[key] = lookup.resolve(runtime.db, entity, fields[key])
+    request = SpawnRequest(**fields)
     return out(m.AgentPublic, runtime.spawn(request))
 
 

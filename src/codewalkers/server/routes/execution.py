@@ -11,7 +11,10 @@ from codewalkers.server.errors import CONFLICT, NOT_FOUND
 from codewalkers.server.routes._common import (
     NO_RUNTIME,
     ExecutorDep,
+    InitiativeId,
+    PhaseId,
     Runtime,
+    TaskId,
     make_router,
     out,
     outs,
@@ -35,26 +38,26 @@ def _woken(executor: Executor, result: T) -> T:
 
 
 @router.post("/initiatives/{id}/execute", response_model=m.ExecutionPublic, responses=ANSWERS)
-def execute(executor: ExecutorDep, id: str) -> m.ExecutionPublic:
+def execute(executor: ExecutorDep, id: InitiativeId) -> m.ExecutionPublic:
     """Start executing the initiative (its branch is made in every linked project); a
     paused one resumes."""
     return out(m.ExecutionPublic, _woken(executor, executor.execute(id)))
 
 
 @router.post("/initiatives/{id}/pause", response_model=m.ExecutionPublic, responses=ANSWERS)
-def pause(executor: ExecutorDep, id: str) -> m.ExecutionPublic:
+def pause(executor: ExecutorDep, id: InitiativeId) -> m.ExecutionPublic:
     """Dispatch no more of its tasks; running agents finish and their work is merged."""
     return out(m.ExecutionPublic, executor.pause(id))
 
 
 @router.post("/initiatives/{id}/resume", response_model=m.ExecutionPublic, responses=ANSWERS)
-def resume(executor: ExecutorDep, id: str) -> m.ExecutionPublic:
+def resume(executor: ExecutorDep, id: InitiativeId) -> m.ExecutionPublic:
     """Dispatch its ready tasks again."""
     return out(m.ExecutionPublic, _woken(executor, executor.resume(id)))
 
 
 @router.post("/initiatives/{id}/merge", response_model=dict[str, Any], responses=ANSWERS)
-def merge(executor: ExecutorDep, id: str) -> dict[str, Any]:
+def merge(executor: ExecutorDep, id: InitiativeId) -> dict[str, Any]:
     """Land a finished (pending_review) initiative: its branch merged into each linked
     project's default branch and pushed; ``commits`` per project (409 with the conflicting
     files, or when it is not pending_review)."""
@@ -63,14 +66,14 @@ def merge(executor: ExecutorDep, id: str) -> dict[str, Any]:
 
 
 @router.post("/initiatives/{id}/push", response_model=m.InitiativePublic, responses=ANSWERS)
-def push(executor: ExecutorDep, id: str) -> m.InitiativePublic:
+def push(executor: ExecutorDep, id: InitiativeId) -> m.InitiativePublic:
     """Push the initiative's branch to each linked project's remote."""
     return out(m.InitiativePublic, executor.push_initiative(id))
 
 
 @router.post("/initiatives/{id}/request-changes", response_model=m.TaskPublic, responses=ANSWERS)
 def request_initiative_changes(
-    executor: ExecutorDep, id: str, body: m.ChangesRequest
+    executor: ExecutorDep, id: InitiativeId, body: m.ChangesRequest
 ) -> m.TaskPublic:
     """Send a finished initiative back: a "Changes requested" phase with a review task runs,
     then the initiative waits for review again (422 without a summary)."""
@@ -79,20 +82,20 @@ def request_initiative_changes(
 
 
 @router.post("/phases/{id}/request-changes", response_model=m.TaskPublic, responses=ANSWERS)
-def request_changes(executor: ExecutorDep, id: str, body: m.ChangesRequest) -> m.TaskPublic:
+def request_changes(executor: ExecutorDep, id: PhaseId, body: m.ChangesRequest) -> m.TaskPublic:
     """Send a phase waiting for review back: a review task carries the summary and the
     unresolved comments; after it the phase waits for review again."""
     return out(m.TaskPublic, _woken(executor, executor.request_phase_changes(id, body.summary)))
 
 
 @router.post("/phases/{id}/approve-review", response_model=m.PhasePublic, responses=ANSWERS)
-def approve_review(executor: ExecutorDep, id: str) -> m.PhasePublic:
+def approve_review(executor: ExecutorDep, id: PhaseId) -> m.PhasePublic:
     """Merge a phase waiting for review into the initiative branch."""
     return out(m.PhasePublic, _woken(executor, executor.approve_phase_review(id)))
 
 
 @router.get("/phases/{id}/diff", response_model=list[m.DiffPublic], responses=ANSWERS)
-def phase_diff(runtime: Runtime, id: str) -> list[m.DiffPublic]:
+def phase_diff(runtime: Runtime, id: PhaseId) -> list[m.DiffPublic]:
     """The phase branch against the initiative branch, per linked project."""
     return [
         m.DiffPublic.model_validate(dataclasses.asdict(diff))
@@ -101,13 +104,13 @@ def phase_diff(runtime: Runtime, id: str) -> list[m.DiffPublic]:
 
 
 @router.post("/tasks/{id}/complete", response_model=m.TaskPublic, responses=ANSWERS)
-def complete_task(executor: ExecutorDep, id: str, body: m.TaskComplete) -> m.TaskPublic:
+def complete_task(executor: ExecutorDep, id: TaskId, body: m.TaskComplete) -> m.TaskPublic:
     """A person completes a task (a checkpoint): dependents may start."""
     return out(m.TaskPublic, _woken(executor, executor.complete_task(id, body.summary)))
 
 
 @router.post("/tasks/{id}/retry", response_model=m.TaskPublic, responses=ANSWERS)
-def retry_task(executor: ExecutorDep, id: str) -> m.TaskPublic:
+def retry_task(executor: ExecutorDep, id: TaskId) -> m.TaskPublic:
     """Give a blocked task another go."""
     return out(m.TaskPublic, _woken(executor, executor.retry_task(id)))
 
