@@ -14,7 +14,7 @@ from fastapi import FastAPI, Security
 from fastapi.middleware import Middleware
 
 from codewalkers.db import Database, current_revision, head_revision
-from codewalkers.server import errors
+from codewalkers.server import dashboard, errors
 from codewalkers.server.auth import GuardMiddleware
 from codewalkers.server.errors import COMMON_RESPONSES
 from codewalkers.server.events import EventHub, EventSettings
@@ -50,6 +50,7 @@ def create_app(
     The app does not own ``db``: the caller closes it after the app has shut down.
     """
     hub = EventHub(db, events)
+    sessions = dashboard.DashboardSessions()
     started = time.monotonic()
 
     @asynccontextmanager
@@ -71,7 +72,9 @@ def create_app(
         version=codewalkers_version(),
         description="The coordination server of a Codewalkers workspace (docs/server-api.md).",
         lifespan=lifespan,
-        middleware=[Middleware(GuardMiddleware, token=token, allowed_hosts=allowed_hosts)],
+        middleware=[
+            Middleware(GuardMiddleware, token=token, allowed_hosts=allowed_hosts, sessions=sessions)
+        ],
     )
     app.state.db = db
     app.state.events = hub
@@ -111,4 +114,5 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router)
+    dashboard.install(app, sessions)
     return app
