@@ -25,8 +25,6 @@ from codewalkers.server.runner import stop as stop_server
 from tests.agents.conftest import isolated_git_config  # noqa: F401  (autouse: no user git config)
 from tests.server.conftest import Server, Workspace, free_port, kill, start
 
-pytestmark = pytest.mark.slow
-
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CW_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [

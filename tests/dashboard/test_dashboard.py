@@ -21,6 +21,8 @@ from tests.dashboard.conftest import (
 )
 from tests.server.conftest import Server, Workspace
 
+pytestmark = pytest.mark.slow
+
 expect: Any = None
 
 
