@@ -22,6 +22,8 @@ import pytest
 
 from tests.agents.stubs.anthropic import AnthropicStub
 from tests.agents.stubs.base import Script, text, tool
+from tests.agents.stubs.gemini import GeminiStub, gemini_settings
+from tests.agents.stubs.openai import OpenAIStub, codex_config
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
@@ -100,6 +102,38 @@ def claude_env(
     }
     env["CLAUDE_CODE_OAUTH_TOKEN" if oauth else "ANTHROPIC_API_KEY"] = api_key
     return env
+
+
+def codex_env(base_url: str, codex_home: Path, home: Path) -> dict[str, str]:
+    """The environment of one Codex "account": its own ``CODEX_HOME`` whose ``config.toml``
+    points at the stub (the key goes in ``CODEX_API_KEY``, as the provider data puts it)."""
+    codex_home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
+    (codex_home / "config.toml").write_text(codex_config(base_url, env_key="CODEX_API_KEY"))
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        **GIT_IDENTITY,
+    }
+    if os.environ.get("TZ"):  # Codex prints reset times in local time: read them alike
+        env["TZ"] = os.environ["TZ"]
+    return env
+
+
+def gemini_env(base_url: str, cli_home: Path, home: Path) -> dict[str, str]:
+    """The environment of one Gemini "account": its own ``GEMINI_CLI_HOME`` with the
+    settings that select API-key auth (the key goes in ``GEMINI_API_KEY``)."""
+    (cli_home / ".gemini").mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
+    (cli_home / ".gemini" / "settings.json").write_text(json.dumps(gemini_settings()))
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "GOOGLE_GEMINI_BASE_URL": base_url,
+        **GIT_IDENTITY,
+    }
 
 
 def claude_argv(claude: str, prompt: str, *, resume: str | None = None) -> list[str]:
@@ -192,7 +226,11 @@ def run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -
 
 
 def save_transcript(name: str, stdout: str) -> None:
-    """Keep one real stdout as a fact for the dialect parsers' tests."""
+    """Keep one real stdout as a fact for the dialect parsers' tests (``test_transcripts``),
+    when ``CW_SAVE_TRANSCRIPTS=1``: refresh them after installing new CLI versions. (Not on
+    every run: each run has new ids and paths, and would leave the checkout changed.)"""
+    if os.environ.get("CW_SAVE_TRANSCRIPTS", "") not in {"1", "true", "yes"}:
+        return
     TRANSCRIPTS.mkdir(exist_ok=True)
     (TRANSCRIPTS / f"{name}.jsonl").write_text(stdout)
 
@@ -207,3 +245,27 @@ def anthropic_stub() -> Iterator[AnthropicStub]:
 @pytest.fixture
 def claude() -> str:
     return find_cli("claude")
+
+
+@pytest.fixture
+def openai_stub() -> Iterator[OpenAIStub]:
+    """A started OpenAI Responses API stub (for Codex)."""
+    with OpenAIStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def codex() -> str:
+    return find_cli("codex")
+
+
+@pytest.fixture
+def gemini_stub() -> Iterator[GeminiStub]:
+    """A started Gemini API stub."""
+    with GeminiStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def gemini() -> str:
+    return find_cli("gemini")

@@ -76,10 +76,10 @@ def coordinator(space: Workspace) -> Iterator[Server]:
     finally:
         stop_server(space.state, timeout=10)
         kill(running.pid)
-        _kill_agents(space)
+        kill_agents(space)
 
 
-def _kill_agents(space: Workspace) -> None:
+def kill_agents(space: Workspace) -> None:
     """Whatever agent process a failed test left behind."""
     for info in space.root.glob("agent-workdirs/*/.cw/output/cw-fake-runs.jsonl"):
         for line in info.read_text().splitlines():
@@ -338,8 +338,8 @@ def test_usage_limits_fail_over_then_wait_for_the_reset_and_resume_by_themselves
     assert [(e["payload"]["from_account_id"], e["payload"]["to_account_id"]) for e in switched][
         :1
     ] == [(first, second)]
-    exhausted = {a["id"] for a in space.ok("account", "list") if a["is_exhausted"]}
-    assert exhausted == {first, second}
+    exhausted = [e["entity_id"] for e in events(coordinator) if e["type"] == "account:exhausted"]
+    assert set(exhausted) == {first, second}
 
     done = wait_agent(coordinator, name, status_is("idle", "crashed"), timeout=90)
     assert done["status"] == "idle", done
@@ -393,3 +393,13 @@ def test_hang_garbage_crash_and_stop_leave_the_coordinator_serving_and_no_proces
     assert get(coordinator, "/status")["status"] == "ok"
     listed = space.cw("agent", "list")
     assert listed.code == 0 and all(name in listed.stdout for name in names.values())
+
+
+def test_a_broken_provider_config_stops_cw_start_naming_the_key(space: Workspace) -> None:
+    with (space.root / ".cwrc").open("a", encoding="utf-8") as cwrc:
+        cwrc.write('\n[providers.mybot]\ndialect = "klingon"\n')
+    for argv in (("start", "--port", str(free_port())), ("start", "--detach")):
+        done = space.cw(*argv)
+        assert done.code == 1 and done.stdout == ""
+        assert "providers.mybot" in done.stderr and done.stderr.count("\n") == 1
+    assert not (space.state / "server.pid").exists()

@@ -50,6 +50,11 @@ DESIGNED_TABLES = {"change_sets", "change_set_entries"}
 OUTBOX_TABLES = {"events"}
 #: Facts about the database itself, keyed by name (``secret_key_check``), not by nanoid.
 SETTINGS_TABLES = {"settings"}
+#: Execution bookkeeping (migration 0008); leases are keyed by name, not by nanoid.
+EXECUTION_TABLES = {"executions", "dispatches"}
+LEASE_TABLES = {"leases"}
+#: At most one row per parent (a unique foreign key): a raw copy of a row cannot be made.
+ONE_ROW_PER_PARENT = {"executions", "dispatches"}
 
 TIMESTAMPS = ["created_at", "updated_at"]
 
@@ -291,6 +296,11 @@ SEED_FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("change_sets", "initiative_id"): ("initiatives", CASCADE),
     ("change_sets", "agent_id"): ("agents", SET_NULL),
     ("change_set_entries", "change_set_id"): ("change_sets", CASCADE),
+    # Execution bookkeeping goes with its initiative and task, and outlives its agent.
+    ("executions", "initiative_id"): ("initiatives", CASCADE),
+    ("dispatches", "task_id"): ("tasks", CASCADE),
+    ("dispatches", "initiative_id"): ("initiatives", CASCADE),
+    ("dispatches", "agent_id"): ("agents", SET_NULL),
 }
 
 #: The seed's unique rules: table -> column lists that must be unique.
@@ -395,6 +405,10 @@ def one_of_everything(db: Database) -> dict[str, str]:
     second_phase = make_phase(db, db.initiatives.find_by_id(initiative_id))
     db.phases.create_dependency(second_phase.id, phase.id)
     remember_secret_key(db, generate_key())
+    execution = db.execution.set_execution_state(initiative_id, "running")
+    dispatch = db.execution.create_dispatch(task.id, agent_id=agent.id)
+    assert dispatch is not None
+    db.execution.acquire_lease("merge:app:cw/x", "workspace", 60)
     with db.engine.connect() as connection:
 
         def first_id(table: str) -> str:
@@ -423,6 +437,9 @@ def one_of_everything(db: Database) -> dict[str, str]:
         "change_set_entries": entry_id,
         "chat_messages": chat_message.id,
         "review_comments": comment.id,
+        "executions": execution.id,
+        "dispatches": dispatch.id,
+        "leases": "merge:app:cw/x",
         **edge_ids,
     }
 
@@ -487,7 +504,14 @@ def is_check_violation(exc: sa.exc.DBAPIError, constraint: str) -> bool:
 
 def test_the_tables_are_the_seeds_plus_change_sets(db: Database) -> None:
     names = set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
-    assert names == SEED_TABLES | DESIGNED_TABLES | OUTBOX_TABLES | SETTINGS_TABLES
+    assert names == (
+        SEED_TABLES
+        | DESIGNED_TABLES
+        | OUTBOX_TABLES
+        | SETTINGS_TABLES
+        | EXECUTION_TABLES
+        | LEASE_TABLES
+    )
 
 
 @pytest.mark.parametrize("table", sorted(SEED_COLUMNS))
@@ -523,7 +547,7 @@ def test_nullability_is_the_seeds(db: Database, table: str) -> None:
 
 def test_every_table_has_a_text_primary_key_named_id(db: Database) -> None:
     inspector = sa.inspect(db.engine)
-    for table in SEED_TABLES | DESIGNED_TABLES:
+    for table in SEED_TABLES | DESIGNED_TABLES | EXECUTION_TABLES | LEASE_TABLES:
         assert inspector.get_pk_constraint(table)["constrained_columns"] == ["id"], table
         id_column = next(c for c in inspector.get_columns(table) if c["name"] == "id")
         assert isinstance(id_column["type"], sa.Text | sa.String), table
@@ -551,6 +575,9 @@ RECORD_TABLES = {
     "ChangeSetEntry": "change_set_entries",
     "Event": "events",
     "Setting": "settings",
+    "Execution": "executions",
+    "Dispatch": "dispatches",
+    "Lease": "leases",
 }
 
 
@@ -591,7 +618,13 @@ def test_raw_sql_cannot_store_a_bogus_enum_value(db: Database, table: str, colum
     # Every member is accepted (so the CHECK is not simply refusing everything) ...
     for member in enum:
         with writing(db) as connection:
-            copy_row(connection, table, rows[table], {column: member.value})
+            if table in ONE_ROW_PER_PARENT:  # a copy would break its unique parent: update
+                connection.execute(
+                    sa.text(f"UPDATE {table} SET {quoted(connection, column)} = :v WHERE id = :id"),
+                    {"v": member.value, "id": rows[table]},
+                )
+            else:
+                copy_row(connection, table, rows[table], {column: member.value})
     # ... and anything else is refused, by INSERT and by UPDATE.
     near_miss = str(next(iter(enum)).value).upper()
     for bogus in ["bogus", "", near_miss]:
@@ -961,7 +994,7 @@ def test_ids_are_21_character_nanoids(db: Database) -> None:
     one_of_everything(db)
     with db.engine.connect() as connection:
         for table in metadata.sorted_tables:
-            if table.name in OUTBOX_TABLES | SETTINGS_TABLES:  # keyed by seq or by name
+            if table.name in OUTBOX_TABLES | SETTINGS_TABLES | LEASE_TABLES:  # seq or name
                 continue
             ids = connection.execute(sa.text(f"SELECT id FROM {table.name}")).scalars().all()
             assert ids, table.name

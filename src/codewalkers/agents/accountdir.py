@@ -5,9 +5,11 @@ An account's ``config_json`` is a JSON object naming the files of the provider's
 directory (``{"files": {".credentials.json": {...}, ".claude.json": {...}}, "env": {...}}``);
 its ``credentials`` is either such a file's content (a JSON object, written to the
 provider's credentials file) or a plain key/token given to the process in the provider's
-key variable (``ANTHROPIC_API_KEY``, ``CODEX_API_KEY`` ...). The directory is 0700 and every
-file 0600; the provider's config-dir variable (``CLAUDE_CONFIG_DIR``, ``CODEX_HOME`` ...)
-points at it. Nothing of it reaches the log, the events or the agent's workdir.
+key variable (``ANTHROPIC_API_KEY``, ``CODEX_API_KEY`` ...), or, when it starts with the
+provider's token prefix, in its subscription-token variable (``CLAUDE_CODE_OAUTH_TOKEN``).
+The directory is 0700 and every file 0600; the provider's config-dir variable
+(``CLAUDE_CONFIG_DIR``, ``CODEX_HOME`` ...) points at it. Nothing of it reaches the log,
+the events or the agent's workdir.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def prepare(
     config_dir_env: str | None,
     api_key_env: str | None,
     credentials_file: str | None,
+    token_env: str | None = None,
+    token_prefix: str = "",
 ) -> AccountEnvironment:
     """Write the account's files into ``directory`` (0700; files 0600) and return the
     environment that points the provider at it. Raises :class:`AccountConfigError` (never
@@ -64,6 +68,8 @@ def prepare(
         parsed = _maybe_json_object(credentials)
         if parsed is not None and credentials_file:
             _write_private(directory / _relative(credentials_file), credentials)
+        elif token_env and token_prefix and credentials.strip().startswith(token_prefix):
+            env[token_env] = credentials.strip()
         elif api_key_env:
             env[api_key_env] = credentials.strip()
         elif credentials_file:

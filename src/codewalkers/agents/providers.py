@@ -78,6 +78,15 @@ class Provider:
     config_dir_env: str | None = None
     #: The variable an API key goes in, for API-key accounts.
     api_key_env: str | None = None
+    #: The variable a subscription (OAuth) token goes in, and how such a token starts: a
+    #: plain credential with this prefix is a token, not an API key (``claude setup-token``
+    #: prints ``sk-ant-oat01-…``; sent as an API key it is refused).
+    token_env: str | None = None
+    token_prefix: str = ""
+    #: Variables that carry credentials. An agent that runs as an account never inherits
+    #: them from the coordinator: the CLIs prefer a key in the environment to the login in
+    #: their config dir, so every account would be billed to the coordinator's key.
+    auth_env: tuple[str, ...] = ()
     #: ``{model}`` is replaced; used only when a model is asked for.
     model_args: tuple[str, ...] = ()
     default_model: str | None = None
@@ -134,6 +143,12 @@ class Provider:
             env[self.api_key_env] = api_key
         return Invocation(argv=argv, stdin=stdin, env=env)
 
+    def credential_variables(self) -> tuple[str, ...]:
+        """Every variable through which this CLI takes credentials (``api_key_env``,
+        ``token_env``, ``auth_env``), each once."""
+        names = (self.api_key_env, self.token_env, *self.auth_env)
+        return tuple(dict.fromkeys(name for name in names if name))
+
     def resolve_executable(self) -> str | None:
         """The absolute path of the executable, or ``None`` when it is not found."""
         executable = self.command[0] if self.command else ""
@@ -189,6 +204,9 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
         ),
         config_dir_env="CLAUDE_CONFIG_DIR",
         api_key_env="ANTHROPIC_API_KEY",
+        token_env="CLAUDE_CODE_OAUTH_TOKEN",
+        token_prefix="sk-ant-oat",
+        auth_env=("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"),
         model_args=("--model", "{model}"),
         env=_QUIET_CLAUDE,
         notes=(
@@ -209,6 +227,7 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
         reset_time_from="the text 'try again at 4:01 AM' (local time) or 'in 5 days 22 hours'",
         config_dir_env="CODEX_HOME",
         api_key_env="CODEX_API_KEY",
+        auth_env=("CODEX_API_KEY", "OPENAI_API_KEY", "CODEX_ACCESS_TOKEN"),
         model_args=("--model", "{model}"),
         notes=(
             "stdin must be closed (it waits for input otherwise). Sessions live in "
@@ -229,8 +248,14 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
         reset_time_from="not given: the default reset applies",
         config_dir_env="GEMINI_CLI_HOME",
         api_key_env="GEMINI_API_KEY",
+        auth_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
         model_args=("--model", "{model}"),
-        notes="Sessions: $GEMINI_CLI_HOME/.gemini/tmp/<project>/chats (cross-account: unverified).",
+        notes=(
+            "Sessions: $GEMINI_CLI_HOME/.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl; "
+            "on failover copy that file to the new GEMINI_CLI_HOME (the project folder is "
+            "named after the cwd again there). An account needs .gemini/settings.json with "
+            'security.auth.selectedType "gemini-api-key" when GOOGLE_GEMINI_BASE_URL is set.'
+        ),
     ),
     "opencode": Provider(
         name="opencode",
@@ -262,12 +287,14 @@ _TUPLE_KEYS = {
     "usage_limit_patterns",
     "model_args",
     "extra_args",
+    "auth_env",
 }
-_OPTIONAL_KEYS = {"config_dir_env", "api_key_env", "default_model"}
+_OPTIONAL_KEYS = {"config_dir_env", "api_key_env", "token_env", "default_model"}
 _STRING_KEYS = {
     "dialect",
     "prompt_mode",
     "prompt_flag",
+    "token_prefix",
     "session_id_from",
     "reset_time_from",
     "notes",

@@ -131,6 +131,7 @@ class Database:
         )
         self.change_sets: ports.ChangeSetRepository = adapters.SqlChangeSetRepository(self)
         self.events: ports.EventRepository = adapters.SqlEventRepository(self)
+        self.execution: ports.ExecutionRepository = adapters.SqlExecutionRepository(self)
         _databases.add(self)
 
     @property

@@ -17,6 +17,8 @@ __all__ = [
     "ChatSessionStatus",
     "ChatTargetType",
     "ConversationStatus",
+    "DispatchState",
+    "ExecutionState",
     "InitiativeStatus",
     "MessageStatus",
     "MessageType",
@@ -45,6 +47,9 @@ class PhaseStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     BLOCKED = "blocked"
+    #: Not in the seed (migration 0008): every task done, the phase branch waits for a
+    #: person's review before it is merged into the initiative branch.
+    PENDING_REVIEW = "pending_review"
 
 
 class TaskType(StrEnum):
@@ -170,3 +175,29 @@ class ChangeAction(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+
+
+class ExecutionState(StrEnum):
+    """Whether an executed initiative's ready work is dispatched (``running``) or held."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+
+
+class DispatchState(StrEnum):
+    """Where a task is in the executor's hands (see docs/execution.md)."""
+
+    #: Ready; waits for a free agent slot.
+    QUEUED = "queued"
+    #: Claimed and given to an agent.
+    DISPATCHED = "dispatched"
+    #: Its agent crashed; dispatched again after ``retry_after``.
+    RETRYING = "retrying"
+    #: The task completed; its branch waits to be merged into the phase branch.
+    COMPLETED = "completed"
+    #: Completed and merged (or nothing to merge): dependents may start.
+    DONE = "done"
+    #: The merge into the phase branch conflicted.
+    CONFLICTED = "conflicted"
+    #: Given up on (crashed too often, error signal, conflict): a person retries it.
+    BLOCKED = "blocked"

@@ -21,6 +21,8 @@ from codewalkers.db.enums import (
     ChatSessionStatus,
     ChatTargetType,
     ConversationStatus,
+    DispatchState,
+    ExecutionState,
     InitiativeStatus,
     MessageStatus,
     MessageType,
@@ -43,9 +45,12 @@ __all__ = [
     "ChatMessage",
     "ChatSession",
     "Conversation",
+    "Dispatch",
     "Event",
+    "Execution",
     "Initiative",
     "InitiativeProject",
+    "Lease",
     "LogChunk",
     "Message",
     "Page",
@@ -336,5 +341,40 @@ class Setting:
 
     id: str
     value: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    id: str
+    initiative_id: str
+    state: ExecutionState
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    id: str
+    task_id: str
+    initiative_id: str
+    state: DispatchState
+    attempts: int
+    retry_after: datetime | None
+    workspace_id: str | None
+    agent_id: str | None
+    reason: str | None
+    merge_commit: str | None
+    resolutions: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    id: str
+    holder: str
+    expires_at: datetime
     created_at: datetime
     updated_at: datetime

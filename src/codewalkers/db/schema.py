@@ -354,6 +354,50 @@ review_comments = _table(
     *_timestamps(),
 )
 
+# Execution (migration 0008). An initiative that was executed once has one row: whether its
+# ready work is dispatched (running) or held (paused).
+executions = _table(
+    "executions",
+    _id(),
+    _fk("initiative_id", "initiatives.id", on_delete="CASCADE", nullable=False),
+    _enum("state", e.ExecutionState, e.ExecutionState.RUNNING),
+    *_timestamps(),
+    UniqueConstraint("initiative_id"),
+)
+
+# A task in the executor's hands: its state, how often it was given to an agent, when it may
+# be retried, which workspace's coordinator dispatched it and to which agent, why it waits or
+# was given up on, the merge commit that brought its branch into the phase branch, and how
+# often its agent was asked to resolve a merge conflict.
+dispatches = _table(
+    "dispatches",
+    _id(),
+    _fk("task_id", "tasks.id", on_delete="CASCADE", nullable=False),
+    _fk("initiative_id", "initiatives.id", on_delete="CASCADE", nullable=False, index=True),
+    _enum("state", e.DispatchState, e.DispatchState.QUEUED),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("retry_after", Millis),
+    Column("workspace_id", Text),
+    _fk("agent_id", "agents.id", on_delete="SET NULL", index=True),
+    Column("reason", Text),
+    Column("merge_commit", Text),
+    # How often its agent was resumed to resolve a merge conflict.
+    Column("resolutions", Integer, nullable=False, server_default=text("0")),
+    *_timestamps(),
+    UniqueConstraint("task_id"),
+)
+
+# Named leases that serialise work across coordinators sharing one database (e.g. merges into
+# one branch): ``id`` is the name, held by ``holder`` until ``expires_at``; an expired lease
+# may be taken by anyone, so a dead holder blocks nobody for long.
+leases = _table(
+    "leases",
+    _id(),
+    Column("holder", Text, nullable=False),
+    Column("expires_at", Millis, nullable=False),
+    *_timestamps(),
+)
+
 # Facts about the database itself, one row per name (``id``). ``secret_key_check`` holds the
 # key check value of the key that encrypts account secrets (never the key; see db/secrets.py).
 settings = _table(

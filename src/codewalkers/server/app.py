@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +23,10 @@ from codewalkers.server.events import EventHub, EventSettings
 from codewalkers.server.models import Health, ServerStatus
 from codewalkers.server.routes import ROUTERS
 from codewalkers.server.routes._common import bearer
+from codewalkers.services.execution import Executor
 from codewalkers.services.runtime import AgentRuntime
+
+log = logging.getLogger("codewalkers.server")
 
 
 def codewalkers_version() -> str:
@@ -38,6 +43,7 @@ def create_app(
     allowed_hosts: list[str],
     events: EventSettings | None = None,
     runtime: AgentRuntime | None = None,
+    executor: Executor | None = None,
 ) -> FastAPI:
     """The HTTP API over ``db``. Every request needs ``Authorization: Bearer <token>``
     (except ``GET /health``) and a ``Host`` header in ``allowed_hosts`` (``"host:port"``).
@@ -45,7 +51,8 @@ def create_app(
     With ``runtime`` (the coordinator, ``cw start``) the app starts it when it starts
     (reconciling the agents a previous run left) and closes it when it stops; the agents'
     processes outlive it and are adopted at the next start. Without one, the endpoints that
-    spawn, stop or resume agents answer 503.
+    spawn, stop or resume agents answer 503. With ``executor`` (built over that runtime) a
+    thread ticks it every ``[agents] maintenance_interval`` seconds: initiatives execute.
 
     The app does not own ``db``: the caller closes it after the app has shut down.
     """
@@ -59,9 +66,14 @@ def create_app(
         try:
             if runtime is not None:
                 await asyncio.to_thread(runtime.start)
+            ticker = _Ticker(executor, runtime) if executor and runtime else None
             try:
+                if ticker is not None:
+                    ticker.start()
                 yield
             finally:
+                if ticker is not None:
+                    await asyncio.to_thread(ticker.stop)
                 if runtime is not None:
                     await asyncio.to_thread(runtime.close)
         finally:
@@ -79,6 +91,7 @@ def create_app(
     app.state.db = db
     app.state.events = hub
     app.state.runtime = runtime
+    app.state.executor = executor
     errors.install(app)
 
     @app.get("/health", response_model=Health, tags=["server"])
@@ -116,3 +129,27 @@ def create_app(
         app.include_router(router)
     dashboard.install(app, sessions)
     return app
+
+
+class _Ticker:
+    """The thread that runs the executor's rounds while the coordinator serves."""
+
+    def __init__(self, executor: Executor, runtime: AgentRuntime) -> None:
+        self.executor = executor
+        self.interval = max(runtime.settings.maintenance_interval, 0.05)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cw-executor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.executor.tick()
+            except Exception:  # one bad round must not end execution: log, go on
+                log.exception("an execution round failed; trying again")

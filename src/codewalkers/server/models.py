@@ -20,6 +20,7 @@ from codewalkers.db import (
     ChatSessionStatus,
     ChatTargetType,
     ConversationStatus,
+    ExecutionState,
     InitiativeStatus,
     MessageStatus,
     MessageType,
@@ -593,3 +594,43 @@ class EventPublic(_Public):
     entity_id: str | None
     payload: Any
     created_at: datetime
+
+
+# --- execution ---------------------------------------------------------------------------
+
+
+class ExecutionPublic(_Public):
+    id: str
+    initiative_id: str
+    state: ExecutionState
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskComplete(_Request):
+    summary: Text | None = Field(default=None, description="What was done (handed to dependents).")
+
+
+class ChangesRequest(_Request):
+    summary: Text | None = Field(
+        default=None, description="What to change, beside the unresolved review comments."
+    )
+
+
+class WorktreePublic(_Public):
+    kind: str
+    project: str
+    path: str
+    branch: str | None
+    agent: str | None
+    agent_status: str | None
+    safe: bool
+    reasons: list[str]
+
+
+class DiffPublic(BaseModel):
+    project: str
+    base: str
+    head: str
+    files: list[str]
+    diff: str

@@ -336,6 +336,21 @@ def event_settings_from_env() -> EventSettings:
     )
 
 
+def check_agent_settings(workspace: Workspace) -> None:
+    """``ServerError`` naming the key when the workspace's ``[providers.*]``, ``[agents]`` or
+    ``[dispatch]`` settings cannot run agents (checked before anything starts)."""
+    from codewalkers.agents.providers import ProviderConfigError, load_providers
+    from codewalkers.agents.settings import AgentSettings, AgentSettingsError
+    from codewalkers.services.execution import DispatchSettings, DispatchSettingsError
+
+    try:
+        load_providers(workspace.settings)
+        AgentSettings.from_settings(workspace.settings)
+        DispatchSettings.from_settings(workspace.settings)
+    except (ProviderConfigError, AgentSettingsError, DispatchSettingsError) as exc:
+        raise ServerError(f"{workspace.root / '.cwrc'}: {exc}") from exc
+
+
 def serve(
     db: Database,
     *,
@@ -354,26 +369,25 @@ def serve(
     """
     import uvicorn
 
-    from codewalkers.agents.providers import ProviderConfigError
-    from codewalkers.agents.settings import AgentSettingsError
     from codewalkers.server.app import create_app
     from codewalkers.server.auth import allowed_hosts_for
+    from codewalkers.services.execution import Executor
     from codewalkers.services.runtime import AgentRuntime
 
     if not port_free(host, port):
         raise ServerError(f"port {port} on {host} is already in use; choose another with --port")
-    runtime = None
+    runtime = executor = None
     if workspace is not None:
-        try:
-            runtime = AgentRuntime(db, workspace)
-        except (ProviderConfigError, AgentSettingsError) as exc:
-            raise ServerError(f"{workspace.root / '.cwrc'}: {exc}") from exc
+        check_agent_settings(workspace)
+        runtime = AgentRuntime(db, workspace)
+        executor = Executor(db, runtime)
     app = create_app(
         db,
         token=token,
         allowed_hosts=allowed_hosts_for(host, port),
         events=events,
         runtime=runtime,
+        executor=executor,
     )
     hub: EventHub = app.state.events
 

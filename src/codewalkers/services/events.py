@@ -64,6 +64,25 @@ Event                            Payload
 ``review:comment_created``       the review comment
 ``review:resolved|unresolved``   the review comment
 ``review:deleted``               the review comment as it was
+``initiative:executing|paused``  the initiative, ``execution`` (its execution state)
+``initiative:resumed``           the initiative, ``execution``
+``initiative:pending_review``    the initiative (every phase merged into its branch)
+``initiative:merged``            the initiative (completed), ``commits`` (project → commit)
+``initiative:pushed``            the initiative, ``projects`` (its branch pushed there)
+``task:queued``                  the task (ready: waits for an agent slot)
+``task:dispatched``              the task, ``agent_id``, ``agent_name``, ``attempt``
+``task:completed``               the task (``summary``)
+``task:blocked``                 the task, ``reason``, ``waiting_dependents`` (task ids)
+``phase:queued|started``         the phase (``branch`` for started)
+``phase:completed``              the phase (merged into the initiative branch)
+``phase:blocked``                the phase, ``reason``
+``phase:pending_review``         the phase, ``branch``
+``phase:changes_requested``      the phase, ``task_id`` (the review task), ``comment_ids``
+``merge:queued|started``         ``project``, ``source``, ``target``, ``task_id`` or
+                                 ``phase_id``
+``merge:completed``              the same, ``commit``, ``already_merged``
+``merge:conflicted``             the same, ``conflicts`` (file paths)
+``worktree:merged|conflict``     as ``merge:completed|conflicted`` (the branch's side)
 ===============================  ==========================================================
 
 Accepting a proposal also emits the event of what it did (``page:created``,
@@ -119,6 +138,32 @@ AGENT_ACCOUNT_SWITCHED: Final = "agent:account_switched"
 
 WORKTREE_CREATED: Final = "worktree:created"
 WORKTREE_REMOVED: Final = "worktree:removed"
+WORKTREE_MERGED: Final = "worktree:merged"
+WORKTREE_CONFLICT: Final = "worktree:conflict"
+
+INITIATIVE_EXECUTING: Final = "initiative:executing"
+INITIATIVE_PAUSED: Final = "initiative:paused"
+INITIATIVE_RESUMED: Final = "initiative:resumed"
+INITIATIVE_PENDING_REVIEW: Final = "initiative:pending_review"
+INITIATIVE_MERGED: Final = "initiative:merged"
+INITIATIVE_PUSHED: Final = "initiative:pushed"
+
+TASK_QUEUED: Final = "task:queued"
+TASK_DISPATCHED: Final = "task:dispatched"
+TASK_COMPLETED: Final = "task:completed"
+TASK_BLOCKED: Final = "task:blocked"
+
+PHASE_QUEUED: Final = "phase:queued"
+PHASE_STARTED: Final = "phase:started"
+PHASE_COMPLETED: Final = "phase:completed"
+PHASE_BLOCKED: Final = "phase:blocked"
+PHASE_PENDING_REVIEW: Final = "phase:pending_review"
+PHASE_CHANGES_REQUESTED: Final = "phase:changes_requested"
+
+MERGE_QUEUED: Final = "merge:queued"
+MERGE_STARTED: Final = "merge:started"
+MERGE_COMPLETED: Final = "merge:completed"
+MERGE_CONFLICTED: Final = "merge:conflicted"
 
 PROPOSAL_ACCEPTED: Final = "proposal:accepted"
 PROPOSAL_DISMISSED: Final = "proposal:dismissed"

@@ -62,7 +62,9 @@ CREDENTIALS_FILES: dict[str, str] = {
 SESSION_FILES: dict[str, tuple[str, ...]] = {
     "claude": ("projects/*/{session_id}.jsonl",),
     "codex": ("sessions/**/*{session_id}*.jsonl",),
-    "gemini": (".gemini/tmp/*/chats/*{session_id}*",),
+    # Gemini CLI 0.61 names a session's file by its id's first 8 characters only:
+    # .gemini/tmp/<project>/chats/session-2026-12-02T12-20-289990ee.jsonl
+    "gemini": (".gemini/tmp/*/chats/session-*-{session_id:.8}.jsonl",),
 }
 
 
@@ -348,6 +350,11 @@ class AgentRuntime:
         directory = self.paths.workdir(agent.name)
         invocation = provider.command_line(prompt, session_id=session_id, model=model)
         env = base_environment()
+        if account is not None:
+            # The account's credentials only: the CLIs prefer a key in the environment to
+            # the login in their config dir.
+            for name in provider.credential_variables():
+                env.pop(name, None)
         env.update(invocation.env)
         if account is not None:
             prepared = accountdir.prepare(
@@ -357,6 +364,8 @@ class AgentRuntime:
                 config_dir_env=provider.config_dir_env,
                 api_key_env=provider.api_key_env,
                 credentials_file=CREDENTIALS_FILES.get(provider.dialect),
+                token_env=provider.token_env,
+                token_prefix=provider.token_prefix,
             )
             env.update(prepared.env)
         env["CW_AGENT_ID"] = agent.id
@@ -512,6 +521,10 @@ class AgentRuntime:
                 return
             self._commit_reminders.pop(agent.id, None)
             committed = self._commit_leftovers(agent, "it ended with them uncommitted")
+        elif signal.status in {"missing", "malformed"}:
+            # A crash: commit what it left before saying so, so that nothing is lost and
+            # whoever sees `crashed` finds the work on the branch.
+            committed = self._commit_leftovers(agent, "it crashed with them uncommitted")
         else:
             committed = []
         now = utcnow()
@@ -597,9 +610,6 @@ class AgentRuntime:
                 if agent.task_id:
                     self._set_task(agent.task_id, TaskStatus.BLOCKED)
                 events.emit(self.db, events.AGENT_CRASHED, updated, reason=reason)
-        if signal.status in {"missing", "malformed"}:
-            # After a crash, commit what it left so that nothing is lost.
-            self._commit_leftovers(agent, "it crashed with them uncommitted")
 
     def _finish_stopped(self, agent: Agent, reason: str, exit_code: int | None) -> None:
         committed = self._commit_leftovers(agent, f"it was stopped ({reason})")

@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(review.app, name="review")
     app.add_typer(chat.app, name="chat")
     server.register(app)
-    from codewalkers.cli.commands import provider
+    from codewalkers.cli.commands import execution, provider
 
     app.add_typer(provider.app, name="provider")
+    execution.register(app)

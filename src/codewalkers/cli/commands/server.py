@@ -55,6 +55,7 @@ def start(
         other, _stale = runner.running(state)
         if other is not None:
             raise runner.already_running(other)
+        runner.check_agent_settings(here)
         if detach:
             if not runner.port_free(host, port):
                 raise ServerError(f"port {port} on {host} is already in use; choose another")

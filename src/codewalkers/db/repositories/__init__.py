@@ -10,6 +10,7 @@ from codewalkers.db.repositories.change_set import ChangeSetRepository
 from codewalkers.db.repositories.chat_session import ChatSessionRepository
 from codewalkers.db.repositories.conversation import ConversationRepository
 from codewalkers.db.repositories.event import EventRepository
+from codewalkers.db.repositories.execution import ExecutionRepository
 from codewalkers.db.repositories.initiative import InitiativeRepository
 from codewalkers.db.repositories.log_chunk import LogChunkRepository
 from codewalkers.db.repositories.message import MessageRepository
@@ -28,6 +29,7 @@ __all__ = [
     "ConversationRepository",
     "CrudRepository",
     "EventRepository",
+    "ExecutionRepository",
     "InitiativeRepository",
     "LogChunkRepository",
     "MessageRepository",

@@ -8,6 +8,7 @@ from codewalkers.server.routes import (
     chat,
     conversations,
     events,
+    execution,
     initiatives,
     messages,
     pages,
@@ -31,5 +32,6 @@ ROUTERS = [
     conversations.router,
     chat.router,
     review.router,
+    execution.router,
     events.router,
 ]

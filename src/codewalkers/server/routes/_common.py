@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from codewalkers.db import Database
 from codewalkers.server.errors import COMMON_RESPONSES
+from codewalkers.services.execution import Executor
 from codewalkers.services.runtime import AgentRuntime
 
 M = TypeVar("M", bound=BaseModel)
@@ -37,6 +38,17 @@ def get_runtime(request: Request) -> AgentRuntime:
 
 #: The coordinator's agent runtime; 503 when the app was built without one.
 Runtime = Annotated[AgentRuntime, Depends(get_runtime)]
+
+
+def get_executor(request: Request) -> Executor:
+    executor: Executor | None = getattr(request.app.state, "executor", None)
+    if executor is None:
+        raise HTTPException(503, "this server executes no initiatives (start it with `cw start`)")
+    return executor
+
+
+#: The coordinator's executor; 503 when the app was built without one.
+ExecutorDep = Annotated[Executor, Depends(get_executor)]
 
 #: The answers of an endpoint that needs the agent runtime.
 NO_RUNTIME: dict[int | str, dict[str, Any]] = {503: {"description": "This server runs no agents."}}

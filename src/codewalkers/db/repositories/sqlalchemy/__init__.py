@@ -6,6 +6,7 @@ from codewalkers.db.repositories.sqlalchemy.change_set import SqlChangeSetReposi
 from codewalkers.db.repositories.sqlalchemy.chat_session import SqlChatSessionRepository
 from codewalkers.db.repositories.sqlalchemy.conversation import SqlConversationRepository
 from codewalkers.db.repositories.sqlalchemy.event import SqlEventRepository
+from codewalkers.db.repositories.sqlalchemy.execution import SqlExecutionRepository
 from codewalkers.db.repositories.sqlalchemy.initiative import SqlInitiativeRepository
 from codewalkers.db.repositories.sqlalchemy.log_chunk import SqlLogChunkRepository
 from codewalkers.db.repositories.sqlalchemy.message import SqlMessageRepository
@@ -23,6 +24,7 @@ __all__ = [
     "SqlChatSessionRepository",
     "SqlConversationRepository",
     "SqlEventRepository",
+    "SqlExecutionRepository",
     "SqlInitiativeRepository",
     "SqlLogChunkRepository",
     "SqlMessageRepository",

@@ -1,0 +1,196 @@
+"""Execution end to end as a person drives it: `cw` commands, a real `cw start --detach`
+coordinator, real git (a bare remote in a temp dir), the shipped fake agent; SQLite and
+PostgreSQL. The executor's finer cases are in-process in the other modules here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codewalkers.agents.git import run_git
+from codewalkers.server.runner import stop as stop_server
+from tests.agents.conftest import Remote, make_remote
+from tests.agents.test_coordinator import CWRC, kill_agents, space  # noqa: F401 (fixture)
+from tests.server.conftest import Server, Workspace, free_port, kill, start
+
+pytestmark = pytest.mark.slow
+
+
+def writes(path: str, summary: str) -> str:
+    steps = [
+        {"write": {"path": path, "content": f"{summary}\n"}},
+        {"commit": f"Add {path}"},
+        {"done": summary},
+    ]
+    return "```cw-fake\n" + json.dumps({"steps": steps}) + "\n```"
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Remote:
+    return make_remote(tmp_path / "remote", files=1)
+
+
+@pytest.fixture
+def coordinator(space: Workspace) -> Iterator[Server]:  # noqa: F811
+    with (space.root / ".cwrc").open("a", encoding="utf-8") as cwrc:
+        cwrc.write("\n[dispatch]\nmax_agents = 3\nbackoff = 0.2\n")
+    running = start(space, free_port())
+    try:
+        yield running
+    finally:
+        stop_server(space.state, timeout=10)
+        kill(running.pid)
+        kill_agents(space)
+
+
+def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
+    space: Workspace,  # noqa: F811
+    coordinator: Server,
+    remote: Remote,
+) -> None:
+    """Three phases (the third depends on the first two), five tasks with dependencies,
+    YOLO: execute → every task runs once → phases merge → pending_review → merge lands the
+    initiative on the remote's default branch with every task's file."""
+    cw = space.ok
+    project = cw("project", "add", "app", remote.url)
+    initiative = cw(
+        "initiative", "create", "User auth", "--project", project["id"], "--no-merge-approval"
+    )
+    iid = initiative["id"]
+    schema, api, ui = (
+        cw("phase", "create", "--initiative", iid, name) for name in ("Schema", "API", "UI")
+    )
+    cw("phase", "depend", ui["id"], "--on", schema["id"])
+    cw("phase", "depend", ui["id"], "--on", api["id"])
+
+    def task(phase: dict[str, Any], name: str, path: str) -> str:
+        made = cw(
+            "task", "create", name, "--phase", phase["id"], "--description", writes(path, name)
+        )
+        return str(made["id"])
+
+    users = task(schema, "Users table", "schema/users.sql")
+    sessions = task(schema, "Sessions table", "schema/sessions.sql")
+    login = task(api, "Login endpoint", "api/login.py")
+    form = task(ui, "Login form", "ui/form.html")
+    page = task(ui, "Login page", "ui/page.html")
+    cw("task", "depend", sessions, "--on", users)
+    cw("task", "depend", page, "--on", form)
+    for phase in (schema, api, ui):
+        cw("phase", "approve", phase["id"])
+
+    executing = cw("initiative", "execute", iid)
+    assert executing["state"] == "running"
+    status = cw("dispatch", "status", "--initiative", iid)
+    assert isinstance(status, dict)
+
+    deadline = time.monotonic() + 240
+    while cw("initiative", "get", iid)["status"] != "pending_review":
+        assert time.monotonic() < deadline, cw("dispatch", "status", "--initiative", iid)
+        time.sleep(0.5)
+
+    tasks = {t["id"]: t for t in cw("task", "list", "--initiative", iid)}
+    for tid in (users, sessions, login, form, page):
+        assert tasks[tid]["status"] == "completed", tasks[tid]
+    agents = cw("agent", "list")
+    assert sorted(a["task_id"] for a in agents) == sorted([users, sessions, login, form, page])
+
+    # Dependencies ran in order: the sessions agent saw the users task's summary.
+    sessions_agent = next(a for a in agents if a["task_id"] == sessions)
+    context = space.root / "agent-workdirs" / sessions_agent["name"] / ".cw" / "input"
+    assert "Users table" in "".join(p.read_text() for p in context.rglob("*.md"))
+
+    # YOLO: the phase is merged into the initiative branch already, so it has no changes
+    # left to review.
+    diff = cw("review", "diff", ui["id"])
+    assert [(d["project"], d["files"]) for d in diff] == [("app", [])]
+
+    landed = cw("initiative", "merge", iid)
+    assert list(landed["commits"]) == ["app"]
+    assert landed["commits"]["app"] == run_git(["rev-parse", "main"], remote.path).strip()
+    assert cw("initiative", "get", iid)["status"] == "completed"
+    files = run_git(["ls-tree", "-r", "--name-only", "main"], remote.path).split()
+    for path in (
+        "schema/users.sql",
+        "schema/sessions.sql",
+        "api/login.py",
+        "ui/form.html",
+        "ui/page.html",
+    ):
+        assert path in files
+    merges = run_git(["log", "--merges", "--format=%s", "main"], remote.path)
+    assert "User auth" in merges
+
+    trees = cw("worktree", "list")
+    assert {t["kind"] for t in trees} >= {"agent"}
+    pruned = cw("worktree", "prune")
+    assert len(pruned["removed"]) == 5 and pruned["kept"] == []
+    # Every branch stays: pruning removes worktrees, never commits.
+    branches = run_git(["branch", "--list", "cw/*"], space.root / ".cw/repos/app.git")
+    assert branches.count("cw/user-auth--") >= 5 + 3
+
+
+def test_a_coordinator_killed_mid_initiative_finishes_it_after_a_restart(
+    space: Workspace,  # noqa: F811
+    coordinator: Server,
+    remote: Remote,
+) -> None:
+    """SIGKILL the coordinator while the second of four chained tasks runs; restarted, it
+    adopts the running agent, goes on, and the initiative finishes: no task ran twice, no
+    commit is lost."""
+    cw = space.ok
+    project = cw("project", "add", "app", remote.url)
+    iid = cw("initiative", "create", "Chain", "--project", project["id"], "--no-merge-approval")[
+        "id"
+    ]
+    phase = cw("phase", "create", "--initiative", iid, "Only")
+    ids: list[str] = []
+    for n in range(1, 5):
+        steps = [
+            {"sleep": 1.5},
+            {"write": {"path": f"step{n}.txt", "content": f"{n}\n"}},
+            {"commit": f"Step {n}"},
+            {"done": f"step {n}"},
+        ]
+        description = "```cw-fake\n" + json.dumps({"steps": steps}) + "\n```"
+        ids.append(
+            cw("task", "create", f"Step {n}", "--phase", phase["id"], "--description", description)[
+                "id"
+            ]
+        )
+        if n > 1:
+            cw("task", "depend", ids[-1], "--on", ids[-2])
+    cw("phase", "approve", phase["id"])
+    cw("initiative", "execute", iid)
+
+    deadline = time.monotonic() + 120
+    while cw("task", "get", ids[1])["status"] != "in_progress":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.kill(coordinator.pid, signal.SIGKILL)
+    time.sleep(2)  # the second agent may end while no coordinator runs
+    restarted = start(space, free_port())
+    try:
+        deadline = time.monotonic() + 240
+        while cw("initiative", "get", iid)["status"] != "pending_review":
+            assert time.monotonic() < deadline, cw("dispatch", "status")
+            time.sleep(0.5)
+        agents = cw("agent", "list")
+        assert sorted(a["task_id"] for a in agents) == sorted(ids)  # each ran exactly once
+        branch = cw("initiative", "get", iid)["branch"]
+        clone = space.root / ".cw/repos/app.git"
+        files = run_git(["ls-tree", "-r", "--name-only", branch], clone).split()
+        assert {f"step{n}.txt" for n in range(1, 5)} <= set(files)
+        log = run_git(["log", "--format=%s", branch], clone)
+        assert all(log.count(f"Step {n}") >= 1 for n in range(1, 5))
+    finally:
+        stop_server(space.state, timeout=10)
+        kill(restarted.pid)
