@@ -63,6 +63,15 @@ def test_a_login_link_works_once_and_only_the_session_opens_the_dashboard(
     finally:
         other.close()
 
+    # Log out: a real form post (the browser sends Origin), the session is gone.
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login")
+    expect(page.locator("#refused")).to_contain_text("Not signed in")
+    assert page.goto(coordinator.url + "/ui/agents").status == 401
+
+    page.goto(login_link(space))
+    page.wait_for_url("**/ui/initiatives")
+    (cookie,) = [c for c in context.cookies() if c["name"].startswith("cw_session_")]
     jar = {cookie["name"]: cookie["value"]}
     with httpx.Client(base_url=coordinator.url, cookies=jar, timeout=10) as client:
         assert client.get("/initiatives").status_code == 401  # the API still wants the token
