@@ -122,12 +122,19 @@ def kill_agents(space: Workspace) -> None:
 
 
 @pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
+def page_errors() -> list[str]:
+    """The JavaScript and console errors of the test's pages (a test that provokes some,
+    e.g. by stopping the server, clears them)."""
+    return []
+
+
+@pytest.fixture
+def context(browser: Any, page_errors: list[str]) -> Iterator[Any]:
     """A fresh browser profile (no cookies); fails the test on a JavaScript error or a
     console error (a Content-Security-Policy violation is one)."""
     made = browser.new_context()
     made.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
+    errors = page_errors
     made.on("weberror", lambda error: errors.append(str(error.error)))
 
     def console(message: Any) -> None:

@@ -4,6 +4,7 @@ data a wheel must carry."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from codewalkers.server import create_app
 from codewalkers.server.dashboard import render
 from codewalkers.server.dashboard.sessions import DashboardSessions, cookie_name
 from codewalkers.server.dashboard.stream import Scope, parse_sse, translate
+from tests.server.conftest import Workspace
 
 TOKEN = "test-token"
 HOST = "127.0.0.1:8123"
@@ -115,6 +117,15 @@ def test_actions_without_a_coordinator_say_so_in_one_line(client: TestClient) ->
     assert "cw start" in answer.json()["detail"]
     missing = client.get("/ui/agents/nobody")
     assert missing.status_code == 404 and "There is no agent" in missing.text
+
+
+def test_cw_open_without_a_server_says_to_start_one(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CW_")}
+    space = Workspace(tmp_path, env)
+    space.ok("init")
+    done = space.cw("open", "--print")
+    assert done.code == 1
+    assert done.stderr.count("\n") == 1 and "cw start --detach" in done.stderr
 
 
 def _event(kind: str, **fields: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from codewalkers.server.runner import stop as stop_server
 from tests.agents.conftest import make_remote
 from tests.dashboard.conftest import (
     live,
@@ -35,7 +36,7 @@ def _expect(browser: Any) -> None:
 
 
 def test_a_login_link_works_once_and_only_the_session_opens_the_dashboard(
-    space: Workspace, coordinator: Server, context: Any, browser: Any
+    space: Workspace, coordinator: Server, context: Any, browser: Any, page_errors: list[str]
 ) -> None:
     """Without a session: a page saying to run `cw open`. The link signs in (HttpOnly,
     SameSite=Strict cookie) and is then used up; the cookie does not open the API, and a
@@ -83,6 +84,13 @@ def test_a_login_link_works_once_and_only_the_session_opens_the_dashboard(
         missing = client.post("/ui/initiatives", data={"name": "forged"})
         assert missing.status_code == 403
     assert space.ok("initiative", "list") == []
+
+    # The health dot says when live updates are lost (the server went away).
+    live(page)
+    stop_server(space.state, timeout=10)
+    expect(page.locator("#health")).to_have_attribute("data-state", "down")
+    page.close()
+    page_errors.clear()  # htmx reports the lost stream on the console, as it should
 
 
 def test_an_initiative_created_in_one_tab_appears_in_another_without_reload(
