@@ -4,13 +4,17 @@ plan live over SSE, an agent's output arriving live (windowed), stop and resume,
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from typing import Any
 
 import httpx
 import pytest
 
+from codewalkers.db import open_database
 from codewalkers.server.runner import stop as stop_server
+from codewalkers.services.agents import record_output
 from tests.agents.conftest import make_remote
 from tests.dashboard.conftest import (
     live,
@@ -242,3 +246,59 @@ def test_answering_a_question_in_the_inbox_resumes_the_agent(
     assert agent["session_number"] == 2
     assert space.ok("agent", "result", name)["result"]["result"] == "Chose blue"
     assert space.ok("task", "get", task)["status"] == "completed"
+
+
+def test_a_100000_line_log_opens_fast_and_follows_live_within_its_window(
+    space: Workspace, coordinator: Server, context: Any, backend: str, database_url: str
+) -> None:
+    """The page holds a window of the log, never the whole: 100,000 stored lines open as the
+    newest 200 chunks; new output is appended live; past the window's size the oldest
+    chunks leave the page (and can be paged back); the page stays responsive."""
+    url = database_url if backend == "postgresql" else f"sqlite:///{space.state / 'cw.db'}"
+    db = open_database(url)
+    try:
+        agent = db.agents.create(
+            name="long-log", provider="claude", worktree_id="long-log", status="idle"
+        )
+
+        def line(n: int, total: int) -> str:
+            text = f"line {n} of {total}"
+            return json.dumps(
+                {"type": "assistant", "message": {"content": [{"type": "text", "text": text}]}}
+            )
+
+        for start in range(0, 100_000, 10_000):
+            db.log_chunks.insert_chunks(
+                {"agent_id": agent.id, "agent_name": agent.name, "content": line(n, 100_000)}
+                for n in range(start + 1, start + 10_001)
+            )
+
+        page = login(context, space)
+        started = time.monotonic()
+        page.goto(coordinator.url + "/ui/agents/long-log")
+        chunks = page.locator("#log .chunk")
+        expect(chunks).to_have_count(200)
+        expect(page.locator("#log")).to_contain_text("line 100000 of 100000")
+        opened = time.monotonic() - started
+        assert opened < 10, f"the page took {opened:.1f} s to open"
+        live(page)
+
+        page.evaluate("document.getElementById('log').dataset.maxChunks = '250'")
+        for n in range(1, 101):
+            record_output(db, agent, line(n, 100) + "\n")
+        expect(page.locator("#log")).to_contain_text("line 100 of 100")
+        expect(chunks).to_have_count(250)  # the window: the 50 oldest left the page
+        started = time.monotonic()
+        page.evaluate("1")
+        assert time.monotonic() - started < 2
+        expect(page.locator("#follow")).to_be_checked()
+        at_bottom = page.locator("#log").evaluate(
+            "el => el.scrollHeight - el.scrollTop - el.clientHeight < 40"
+        )
+        assert at_bottom
+        first = chunks.first.get_attribute("data-seq")
+        page.locator("#log .older").click()
+        expect(chunks).to_have_count(450)
+        assert chunks.nth(200).get_attribute("data-seq") == first
+    finally:
+        db.close()

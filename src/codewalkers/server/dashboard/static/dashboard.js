@@ -77,7 +77,6 @@
   var log = document.getElementById("log");
   if (!log) return;
   var follow = document.getElementById("follow");
-  var maxChunks = parseInt(log.dataset.maxChunks || "2000", 10);
 
   function atBottom() {
     return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
@@ -86,6 +85,7 @@
 
   function trim() {
     // Windowed: the page keeps at most maxChunks chunks; older ones are paged in on demand.
+    var maxChunks = parseInt(log.dataset.maxChunks || "2000", 10);
     var chunks = log.querySelectorAll(":scope > .chunk");
     var extra = chunks.length - maxChunks;
     if (extra <= 0) return;
