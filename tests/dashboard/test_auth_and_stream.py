@@ -101,9 +101,14 @@ def test_pages_need_the_session_and_writes_need_this_origin(
     assert created.status_code == 200 and "Yes" in created.text
     assert [i.name for i in db.initiatives.find_all()] == ["Yes"]
 
+    hostile = "<img src=x onerror=alert(1)>"
+    shown = client.post("/ui/initiatives", data={"name": hostile}, headers={"Origin": ORIGIN})
+    assert hostile not in shown.text and "&lt;img src=x onerror=alert(1)&gt;" in shown.text
+    assert hostile not in client.get("/ui/initiatives").text
+
     blank = client.post("/ui/initiatives", data={"name": "  "}, headers={"Origin": ORIGIN})
     assert blank.status_code == 422 and blank.json()["detail"].startswith("name:")
-    assert len(db.initiatives.find_all()) == 1
+    assert len(db.initiatives.find_all()) == 2
 
     out = client.post("/ui/logout", headers={"Origin": ORIGIN})
     assert out.status_code == 303

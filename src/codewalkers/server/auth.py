@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codewalkers.server.dashboard.sessions import cookie_name
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -33,8 +35,9 @@ TOKEN_FILE = "api-token"
 #: Paths anyone on the allowed hosts may read without the token.
 OPEN_PATHS = frozenset({"/health"})
 
-#: The dashboard's login (it checks its one-time ticket itself) and its public assets.
-DASHBOARD_OPEN = ("/login", "/ui/static/")
+#: The dashboard's login checks its one-time ticket itself; its assets are public.
+DASHBOARD_LOGIN = "/login"
+DASHBOARD_ASSETS = "/ui/static/"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -153,11 +156,9 @@ class GuardMiddleware:
             origin = headers.get(b"origin", b"").decode("latin-1").lower()
             if origin != f"http://{host}":
                 return 403, "forbidden", "cross-origin request refused (Origin must be this server)"
-        if path.startswith(DASHBOARD_OPEN) or path == "/login":
+        if path == DASHBOARD_LOGIN or path.startswith(DASHBOARD_ASSETS):
             return None
         cookies = parse_cookies(headers.get(b"cookie", b"").decode("latin-1"))
-        from codewalkers.server.dashboard.sessions import cookie_name
-
         if not self.sessions.valid(cookies.get(cookie_name(host))):
             return 401, "unauthorized", "not signed in: run `cw open` for a login link"
         return None

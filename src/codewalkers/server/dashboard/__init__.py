@@ -8,14 +8,20 @@ versions, see ``static/vendor/VERSIONS``), so ``pip install`` needs no Node. Aut
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+from typing import TYPE_CHECKING
 
 from codewalkers.server.dashboard.sessions import DashboardSessions
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def install(app: FastAPI, sessions: DashboardSessions) -> None:
     """Serve the dashboard from ``app``: pages, static files, the ticket endpoint."""
+    # Imported here: `cw` commands import server.auth (hence this package) and should not
+    # pay for FastAPI and Jinja2 on every start.
+    from fastapi.staticfiles import StaticFiles
+
     from codewalkers.server.dashboard.routes import STATIC_DIR, api, pages
 
     app.state.dashboard_sessions = sessions
