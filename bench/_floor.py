@@ -44,7 +44,11 @@ _ACCOUNT = (
 )
 _PAGE = "id, initiative_id, parent_page_id, title, content, sort_order, created_at, updated_at"
 
-_NEXT_SEQ = "(SELECT coalesce(max(agent_log_chunks.seq), ?) + ? AS anon_1 FROM agent_log_chunks)"
+# One past the highest seq present and the highest ever deleted (migration 0007).
+_NEXT_SEQ = (
+    "(max((SELECT coalesce(max(agent_log_chunks.seq), ?) AS coalesce_1 FROM agent_log_chunks), "
+    "coalesce((SELECT agent_log_chunks_seq.deleted_seq FROM agent_log_chunks_seq), ?)) + ?)"
+)
 
 
 class Sql:

@@ -312,7 +312,7 @@ class Bench:
     def run_cases(self) -> None:
         db, floor, sql = self.db, self.floor, self.sql
         sqlite = floor.is_sqlite
-        seq_params: tuple[int, ...] = (0, 1) if sqlite else ()
+        seq_params: tuple[int, ...] = (0, 0, 1) if sqlite else ()
 
         initiative = db.initiatives.create(name="bench")
         phase = db.phases.create(initiative_id=initiative.id, name="bench phase")

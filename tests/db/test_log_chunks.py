@@ -204,6 +204,39 @@ def test_seq_increases_in_insertion_order(db: Database) -> None:
     assert first.seq < second.seq < third.seq
 
 
+def _batch(agent_id: str, *lines: str) -> list[dict[str, str]]:
+    return [{"agent_id": agent_id, "agent_name": "a", "content": line} for line in lines]
+
+
+def test_seq_is_never_reused_after_the_newest_chunks_are_deleted(db: Database) -> None:
+    # A reader that remembered seq N must find every chunk inserted later with after_seq=N.
+    db.log_chunks.insert_chunks(_batch(AGENT, "1", "2", "3", "4"))
+    chunks = db.log_chunks.find_by_agent_id(AGENT)
+    highest = chunks[-1].seq
+    for newest in chunks[-2:]:
+        db.log_chunks.delete(newest.id)
+
+    single = db.log_chunks.insert_chunk(AGENT, "a", "5")
+    assert single.seq > highest
+    assert contents(db.log_chunks.find_by_agent_id(AGENT, after_seq=highest)) == ["5"]
+
+    db.log_chunks.delete_by_agent_id(AGENT)  # the table is empty now
+    db.log_chunks.insert_chunks(_batch(OTHER, "6", "7"))
+    later = db.log_chunks.find_by_agent_id(OTHER)
+    assert min(chunk.seq for chunk in later) > single.seq
+    assert [chunk.seq for chunk in later] == sorted(chunk.seq for chunk in later)
+
+
+def test_seq_is_never_reused_after_a_rolled_back_delete_either(db: Database) -> None:
+    db.log_chunks.insert_chunks(_batch(AGENT, "1", "2"))
+    highest = db.log_chunks.find_by_agent_id(AGENT)[-1].seq
+    with pytest.raises(RuntimeError), db.transaction():
+        db.log_chunks.delete_by_agent_id(AGENT)
+        raise RuntimeError("abort")
+    assert contents(db.log_chunks.find_by_agent_id(AGENT)) == ["1", "2"]
+    assert db.log_chunks.insert_chunk(AGENT, "a", "3").seq > highest
+
+
 def test_find_by_agent_id_filters_by_session_number(db: Database) -> None:
     db.log_chunks.insert_chunk(AGENT, "a", "s1-a", 1)
     db.log_chunks.insert_chunk(AGENT, "a", "s2-a", 2)

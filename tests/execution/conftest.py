@@ -79,15 +79,33 @@ class LocalIntegration:
         repo = self._repo(project)
         if git.branch_exists(repo, branch):
             return False
-        git.create_branch(repo, branch, start_point)
+        pushed = git.resolve_commit(repo, f"refs/remotes/origin/{branch}")
+        git.create_branch(repo, branch, pushed or start_point)
         return True
+
+    def fetch(self, project: Project) -> None:
+        git.fetch(self._repo(project))
+
+    def tip(self, project: Project, branch: str) -> str:
+        """The newer of the local branch and origin/<branch>."""
+        repo = self._repo(project)
+        local = git.resolve_commit(repo, f"refs/heads/{branch}")
+        remote = git.resolve_commit(repo, f"refs/remotes/origin/{branch}")
+        if local is None or (remote is not None and _is_ancestor(repo, local, remote)):
+            assert remote is not None, branch
+            return remote
+        return local
 
     def default_branch(self, project: Project) -> str:
         return git.default_branch(self._repo(project), fallback=project.default_branch)
 
     def merge(self, project: Project, target: str, source: str, message: str) -> MergeResult:
         repo = self._repo(project)
-        if git.branch_is_merged(repo, source, target):
+        source = self.tip(project, source)
+        newest = self.tip(project, target)
+        if git.resolve_commit(repo, f"refs/heads/{target}") != newest:  # behind the remote
+            git.run_git(["update-ref", f"refs/heads/{target}", newest], repo)
+        if _is_ancestor(repo, source, newest):
             return MergeResult(merged=False, already_merged=True)
         tree = self.paths.state_dir / "test-integration" / uuid.uuid4().hex
         old = git.head_commit(repo, target)
@@ -139,6 +157,14 @@ class LocalIntegration:
 
     def push(self, project: Project, branch: str) -> None:
         git.push(self._repo(project), branch)
+
+
+def _is_ancestor(repo: Path, older: str, newer: str) -> bool:
+    found = subprocess.run(
+        ["git", "-C", os.fspath(repo), "merge-base", "--is-ancestor", older, newer],
+        capture_output=True,
+    )
+    return found.returncode == 0
 
 
 @dataclass

@@ -109,3 +109,43 @@ def test_a_live_coordinators_tasks_are_left_alone(db: Database, coordinator: Coo
 
 def test_settings_name_the_resolution_bound() -> None:
     assert DispatchSettings().max_resolutions == 2
+
+
+def test_two_tasks_editing_the_same_lines_are_both_merged_after_a_resolution(
+    db: Database, coordinator: Coordinator, remote: Remote
+) -> None:
+    """The loser of the race is resumed to merge the phase branch in and resolve; the fake
+    agent does what the prompt says (keeps both sides), and the retried merge holds both."""
+    initiative = make_initiative(db, name="Palette", merge_requires_approval=False)
+    project = db.projects.create(name="app", url=remote.url)
+    db.projects.set_initiative_projects(initiative.id, [project.id])
+    phase = make_phase(db, initiative, name="Paint", status="approved")
+
+    def colour(name: str) -> str:
+        return scenario(
+            {"write": {"path": "colour.txt", "content": f"{name}\n"}},
+            {"commit": f"paint {name}"},
+            {"done": f"{name.title()}."},
+            {"resolve_conflicts": True},
+            {"done": f"{name.title()}, merged with the others."},
+        )
+
+    red = make_task(db, phase, name="Red", description=colour("red"))
+    blue = make_task(db, phase, name="Blue", description=colour("blue"))
+    coordinator.executor.execute(initiative.id)
+
+    def both_merged() -> bool:
+        rows = [db.execution.find_dispatch(t.id) for t in (red, blue)]
+        return all(r is not None and r.state == DispatchState.DONE for r in rows)
+
+    tick_until(coordinator.executor, both_merged)
+    repo = coordinator.runtime.paths.repo_path("app")
+    shown = subprocess.run(
+        ["git", "-C", str(repo), "show", "cw/palette--paint:colour.txt"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert sorted(shown.split()) == ["blue", "red"]
+    conflicted = [e for e in db.events.find_after(0) if e.type == "merge:conflicted"]
+    assert len(conflicted) == 1

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from codewalkers.db import (
     AgentStatus,
+    ConflictError,
     Database,
     DispatchState,
     InitiativeStatus,
     PhaseStatus,
     TaskStatus,
+    ValidationError,
     open_database,
 )
 from codewalkers.services.execution import DispatchSettings
@@ -443,3 +447,123 @@ def test_dispatch_settings_defaults_and_overrides() -> None:
         DispatchSettings(max_agents=2, backoff=5.0)
     )
     assert FAST.max_agents == 4
+
+
+def test_two_coordinators_sharing_branches_through_the_remote_build_one_initiative(
+    db: Database, database_url: str, tmp_path: Path, remote: Remote
+) -> None:
+    other_db = open_database(database_url, secret_key=TEST_SECRET_KEY)
+    settings = DispatchSettings(max_agents=2, backoff=0.05, share_branches=True)
+    first = make_coordinator(db, tmp_path / "one", settings)
+    second = make_coordinator(other_db, tmp_path / "two", settings)
+    try:
+        initiative = make_initiative(db, name="Shared", merge_requires_approval=False)
+        project = db.projects.create(name="app", url=remote.url)
+        db.projects.set_initiative_projects(initiative.id, [project.id])
+        base = make_phase(db, initiative, name="Base", status="approved")
+        top = make_phase(db, initiative, name="Top", status="approved")
+        db.phases.create_dependency(top.id, base.id)
+        tasks = [
+            make_task(
+                db,
+                base if i < 4 else top,
+                name=f"file {i}",
+                description=writes(f"f{i}.txt", f"{i}\n", f"wrote f{i}"),
+            )
+            for i in range(6)
+        ]
+        first.executor.execute(initiative.id)
+        failures: list[BaseException] = []
+
+        def finished() -> bool:
+            current = db.initiatives.find_by_id(initiative.id)
+            return current is not None and current.status == InitiativeStatus.PENDING_REVIEW
+
+        def run(coordinator: Coordinator) -> None:
+            try:
+                tick_until(coordinator.executor, finished)
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=run, args=(c,)) for c in (first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(150)
+        assert not failures, failures
+        assert sorted(dispatched_task_ids(db)) == sorted(t.id for t in tasks)
+        for task in tasks:
+            assert len([a for a in db.agents.find_all() if a.task_id == task.id]) == 1
+        # Every task's file reached the initiative branch on the remote.
+        on_remote = git_out(remote.path, "ls-tree", "--name-only", "cw/shared").split()
+        assert {f"f{i}.txt" for i in range(6)} <= set(on_remote)
+    finally:
+        close_coordinator(first)
+        close_coordinator(second)
+        other_db.close()
+
+
+def test_the_coordinators_loop_blocks_a_task_whose_agent_reports_an_error_without_retrying(
+    db: Database, coordinator: Coordinator
+) -> None:
+    initiative = make_initiative(db, merge_requires_approval=False)
+    phase = make_phase(db, initiative, status="approved")
+    task = make_task(db, phase, description=scenario({"error": "the spec contradicts itself"}))
+    stop = threading.Event()
+    loop = threading.Thread(target=coordinator.executor.run, args=(stop, 5.0))
+    loop.start()
+    try:
+        coordinator.executor.execute(initiative.id)  # wakes the loop: no 5 s wait
+        deadline = time.monotonic() + 60
+        row = None
+        while time.monotonic() < deadline:
+            row = db.execution.find_dispatch(task.id)
+            if row is not None and row.state == DispatchState.BLOCKED:
+                break
+            time.sleep(0.05)
+        assert row is not None and row.state == DispatchState.BLOCKED
+        assert row.attempts == 1
+        assert row.reason == "the agent reported an error: the spec contradicts itself"
+        current = db.tasks.find_by_id(task.id)
+        assert current is not None and current.status == TaskStatus.BLOCKED
+    finally:
+        stop.set()
+        coordinator.executor.wake()
+        loop.join(30)
+    assert not loop.is_alive()
+
+
+def test_a_finished_initiative_sent_back_for_changes_runs_a_review_phase_then_waits_again(
+    db: Database, coordinator: Coordinator, remote: Remote
+) -> None:
+    initiative = make_initiative(db, name="Search", merge_requires_approval=False)
+    project = db.projects.create(name="app", url=remote.url)
+    db.projects.set_initiative_projects(initiative.id, [project.id])
+    phase = make_phase(db, initiative, name="Index", status="approved")
+    make_task(db, phase, name="Indexer", description=writes("index.py", "i\n", "Indexed."))
+    executor = coordinator.executor
+    executor.execute(initiative.id)
+
+    def status_is(value: InitiativeStatus) -> Callable[[], bool]:
+        def check() -> bool:
+            current = db.initiatives.find_by_id(initiative.id)
+            return current is not None and current.status == value
+
+        return check
+
+    tick_until(executor, status_is(InitiativeStatus.PENDING_REVIEW))
+    with pytest.raises(ValidationError):
+        executor.request_initiative_changes(initiative.id, "  ")
+    task = executor.request_initiative_changes(initiative.id, "Also index titles")
+    assert task.category == "review" and "Also index titles" in (task.description or "")
+    current = db.initiatives.find_by_id(initiative.id)
+    assert current is not None and current.status == InitiativeStatus.ACTIVE
+    tick_until(executor, status_is(InitiativeStatus.PENDING_REVIEW))
+    done = db.tasks.find_by_id(task.id)
+    assert done is not None and done.status == TaskStatus.COMPLETED
+    phases = {p.name: p.status for p in db.phases.find_by_initiative_id(initiative.id)}
+    assert phases == {"Index": PhaseStatus.COMPLETED, "Changes requested": PhaseStatus.COMPLETED}
+    assert "initiative:changes_requested" in event_types(db)
+    executor.merge_initiative(initiative.id)
+    with pytest.raises(ConflictError, match="completed, not pending_review"):
+        executor.request_initiative_changes(initiative.id, "Too late")

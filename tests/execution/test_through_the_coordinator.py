@@ -56,7 +56,7 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
     coordinator: Server,
     remote: Remote,
 ) -> None:
-    """Three phases (the third depends on the first two), five tasks with dependencies,
+    """Three phases (the third depends on the first two), eight tasks with dependencies,
     YOLO: execute → every task runs once → phases merge → pending_review → merge lands the
     initiative on the remote's default branch with every task's file."""
     cw = space.ok
@@ -82,8 +82,14 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
     login = task(api, "Login endpoint", "api/login.py")
     form = task(ui, "Login form", "ui/form.html")
     page = task(ui, "Login page", "ui/page.html")
+    roles = task(schema, "Roles table", "schema/roles.sql")
+    logout = task(api, "Logout endpoint", "api/logout.py")
+    refresh = task(api, "Token refresh", "api/refresh.py")
     cw("task", "depend", sessions, "--on", users)
+    cw("task", "depend", roles, "--on", sessions)
     cw("task", "depend", page, "--on", form)
+    cw("task", "depend", refresh, "--on", login)
+    every = [users, sessions, roles, login, logout, refresh, form, page]
     for phase in (schema, api, ui):
         cw("phase", "approve", phase["id"])
 
@@ -98,10 +104,21 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
         time.sleep(0.5)
 
     tasks = {t["id"]: t for t in cw("task", "list", "--initiative", iid)}
-    for tid in (users, sessions, login, form, page):
+    for tid in every:
         assert tasks[tid]["status"] == "completed", tasks[tid]
     agents = cw("agent", "list")
-    assert sorted(a["task_id"] for a in agents) == sorted([users, sessions, login, form, page])
+    assert sorted(a["task_id"] for a in agents) == sorted(every)  # each ran exactly once
+
+    # Merge commits follow the dependency order: users, then sessions, then roles.
+    merged = run_git(
+        ["log", "--merges", "--reverse", "--format=%s", "cw/user-auth--schema"],
+        space.root / ".cw/repos/app.git",
+    ).splitlines()
+    order = [
+        next(i for i, s in enumerate(merged) if f"'{n}'" in s)
+        for n in ("Users table", "Sessions table", "Roles table")
+    ]
+    assert order == sorted(order), merged
 
     # Dependencies ran in order: the sessions agent saw the users task's summary.
     sessions_agent = next(a for a in agents if a["task_id"] == sessions)
@@ -121,7 +138,10 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
     for path in (
         "schema/users.sql",
         "schema/sessions.sql",
+        "schema/roles.sql",
         "api/login.py",
+        "api/logout.py",
+        "api/refresh.py",
         "ui/form.html",
         "ui/page.html",
     ):
@@ -132,10 +152,10 @@ def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
     trees = cw("worktree", "list")
     assert {t["kind"] for t in trees} >= {"agent"}
     pruned = cw("worktree", "prune")
-    assert len(pruned["removed"]) == 5 and pruned["kept"] == []
+    assert len(pruned["removed"]) == 8 and pruned["kept"] == []
     # Every branch stays: pruning removes worktrees, never commits.
     branches = run_git(["branch", "--list", "cw/*"], space.root / ".cw/repos/app.git")
-    assert branches.count("cw/user-auth--") >= 5 + 3
+    assert branches.count("cw/user-auth--") >= 8 + 3
 
 
 def test_a_coordinator_killed_mid_initiative_finishes_it_after_a_restart(
@@ -194,3 +214,65 @@ def test_a_coordinator_killed_mid_initiative_finishes_it_after_a_restart(
     finally:
         stop_server(space.state, timeout=10)
         kill(restarted.pid)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # several machines share PostgreSQL
+def test_two_coordinators_on_one_postgresql_database_run_one_initiative_together(
+    backend: str,
+    database_url: str,
+    space: Workspace,  # noqa: F811
+    remote: Remote,
+    tmp_path: Path,
+) -> None:
+    """Two workspaces (two machines) on one PostgreSQL database and one remote, each with
+    its own coordinator, branches shared through the remote: six independent tasks run
+    exactly once between them, and the other coordinator lands the result."""
+    other_root = tmp_path / "other-machine"
+    other_root.mkdir()
+    key = (space.state / "secret.key").read_text().strip()
+    other = Workspace(other_root, {**space.env, "CW_SECRET_KEY": key})
+    other.ok("init")
+    settings = "\n[dispatch]\nmax_agents = 2\nshare_branches = true\nbackoff = 0.2\n"
+    with (other_root / ".cwrc").open("a", encoding="utf-8") as cwrc:
+        cwrc.write(CWRC + settings)
+    with (space.root / ".cwrc").open("a", encoding="utf-8") as cwrc:
+        cwrc.write(settings)
+
+    cw = space.ok
+    project = cw("project", "add", "app", remote.url)
+    iid = cw("initiative", "create", "Shared", "--project", project["id"], "--no-merge-approval")[
+        "id"
+    ]
+    phase = cw("phase", "create", "--initiative", iid, "Work")
+    tasks = [
+        cw(
+            "task",
+            "create",
+            f"Part {n}",
+            "--phase",
+            phase["id"],
+            "--description",
+            writes(f"part{n}.txt", f"part {n}"),
+        )["id"]
+        for n in range(1, 7)
+    ]
+    cw("phase", "approve", phase["id"])
+    first = start(space, free_port())
+    second = start(other, free_port())
+    try:
+        cw("initiative", "execute", iid)
+        deadline = time.monotonic() + 300
+        while cw("initiative", "get", iid)["status"] != "pending_review":
+            assert time.monotonic() < deadline, cw("dispatch", "status")
+            time.sleep(0.5)
+        agents = cw("agent", "list")
+        assert sorted(a["task_id"] for a in agents) == sorted(tasks)  # each exactly once
+        landed = other.ok("initiative", "merge", iid)
+        assert list(landed["commits"]) == ["app"]
+        files = run_git(["ls-tree", "-r", "--name-only", "main"], remote.path).split()
+        assert {f"part{n}.txt" for n in range(1, 7)} <= set(files)
+    finally:
+        for workspace, server in ((space, first), (other, second)):
+            stop_server(workspace.state, timeout=10)
+            kill(server.pid)
+            kill_agents(workspace)

@@ -97,7 +97,6 @@ def test_a_wrong_key_is_a_clear_error_never_garbage(database_url: str) -> None:
         for read in (
             lambda: db.accounts.find_by_id(account.id),
             db.accounts.find_all,
-            db.accounts.find_next_available,
         ):
             with pytest.raises(SecretKeyError) as error:
                 read()
@@ -105,10 +104,65 @@ def test_a_wrong_key_is_a_clear_error_never_garbage(database_url: str) -> None:
             assert message.startswith("cannot decrypt account credentials: wrong secret key")
             assert "CW_SECRET_KEY" in message and ".cw/secret.key" in message
             assert SECRET not in message and "fernet:" not in message
-        # The failed claim changed nothing.
-        with open_database(database_url, secret_key=KEY) as right:
-            stored = right.accounts.find_by_id(account.id)
-            assert stored is not None and stored.last_used_at is None
+        # A claim skips the account it cannot read (see below) instead of failing.
+        assert db.accounts.find_next_available() is None
+
+
+KEYS = {"missing key": None, "wrong key": generate_key()}
+
+
+@pytest.mark.parametrize("other_key", KEYS.values(), ids=KEYS.keys())
+def test_a_claim_skips_an_unreadable_account_and_hands_out_the_next(
+    database_url: str, other_key: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with open_database(database_url, secret_key=KEY) as db:
+        secret = db.accounts.create(email="secret@example.com", credentials=SECRET, sort_order=0)
+        plain = db.accounts.create(email="plain@example.com", sort_order=1)
+        lonely = db.accounts.create(email="c@example.com", provider="codex", credentials=SECRET)
+    with open_database(database_url, secret_key=other_key) as db:
+        reported: list[tuple[Any, SecretKeyError]] = []
+        with caplog.at_level(logging.WARNING, logger="codewalkers"):
+            # Each claim tries the unreadable account first (least recently used), stamps it
+            # to the back of the rotation, and hands out the next one.
+            for _ in range(3):
+                claimed = db.accounts.find_next_available(
+                    on_unreadable=lambda account, error: reported.append((account, error))
+                )
+                assert claimed is not None and claimed.id == plain.id
+            # With nothing readable, each candidate is tried once: None, not an error.
+            assert db.accounts.find_next_available("codex") is None
+        assert [account.id for account, _ in reported] == [secret.id] * 3
+        assert all(a.credentials is None and a.email == secret.email for a, _ in reported)
+        assert all("cannot decrypt account credentials" in str(e) for _, e in reported)
+        logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert sum(secret.id in line for line in logged) == 3
+        assert sum(lonely.id in line for line in logged) == 1
+        assert all("cannot decrypt" in line and SECRET not in line for line in logged)
+    with open_database(database_url, secret_key=KEY) as db:
+        stamped = db.accounts.find_by_id(secret.id)
+        assert stamped is not None and stamped.credentials == SECRET  # untouched but stamped
+        assert stamped.last_used_at is not None
+
+
+def test_claim_next_reports_an_unreadable_account_as_an_event(database_url: str) -> None:
+    from codewalkers.services import accounts
+
+    with open_database(database_url, secret_key=KEY) as db:
+        secret = db.accounts.create(email="secret@example.com", credentials=SECRET)
+        plain = db.accounts.create(email="plain@example.com", sort_order=1)
+        before = db.events.latest_seq()
+    with open_database(database_url) as db:
+        claimed = accounts.claim_next(db)
+        assert claimed is not None and claimed.id == plain.id
+        found = db.events.find_after(before)
+    assert [(e.type, e.entity_id) for e in found] == [
+        ("account:unreadable", secret.id),
+        ("account:claimed", plain.id),
+    ]
+    payload = found[0].payload
+    assert payload["email"] == "secret@example.com"
+    assert payload["has_credentials"] is None and "cannot decrypt" in payload["reason"]
+    assert SECRET not in json.dumps(payload) and "fernet:" not in json.dumps(payload)
 
 
 def test_without_a_key_secrets_are_refused_and_other_accounts_still_work(

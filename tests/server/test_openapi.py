@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from codewalkers.db import generate_key, open_database
 from codewalkers.server import create_app
+from codewalkers.services.execution import Executor
 from codewalkers.services.runtime import AgentRuntime
 from codewalkers.workspace import Workspace
 
@@ -34,7 +35,8 @@ def _app(tmp: Path) -> Any:
     (tmp / ".cw").mkdir()
     # A runtime with no provider: every spawn is a 422 (no process is ever started here).
     runtime = AgentRuntime(db, Workspace(tmp, {}), providers={})
-    app = create_app(db, token=TOKEN, allowed_hosts=HOSTS, runtime=runtime)
+    executor = Executor(db, runtime)  # never ticked here: no round runs
+    app = create_app(db, token=TOKEN, allowed_hosts=HOSTS, runtime=runtime, executor=executor)
     # Some rows to find, so generated ids sometimes hit (most are unknown: 404 paths).
     from codewalkers.services import plan
 

@@ -616,6 +616,43 @@ def test_a_listener_is_notified_on_commit_only(
         listener.close()
 
 
+def _wait_until_blocked(thread: threading.Thread, database_url: str, backend: str) -> None:
+    """Until ``thread``'s append waits for the lock an open transaction holds: SQLite's
+    write lock (the thread sits in ``BEGIN IMMEDIATE``), PostgreSQL's advisory lock (a lock
+    not granted). Were it not made to wait, it would have finished by then.
+    """
+    engine = sa.create_engine(database_url) if backend == "postgresql" else None
+
+    def waiting() -> bool:
+        if engine is not None:
+            with engine.connect() as connection:
+                ungranted = connection.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    )
+                ).scalar()
+            return bool(ungranted)
+        frame = sys._current_frames().get(thread.ident or -1)
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name == "_begin" and code.co_filename.endswith(
+                os.path.join("db", "engine.py")
+            ):
+                return True
+            frame = frame.f_back
+        return False
+
+    deadline = time.monotonic() + 10
+    try:
+        while not waiting():
+            assert thread.is_alive(), "the append finished without waiting"
+            assert time.monotonic() < deadline, "the append never waited for the lock"
+            time.sleep(0.01)
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
 def test_events_become_visible_in_seq_order(db: Database, backend: str, database_url: str) -> None:
     # A transaction that recorded an event holds back later ones until it commits, so a
     # reader that has seen seq N never later finds a smaller seq appearing.
@@ -636,7 +673,7 @@ def test_events_become_visible_in_seq_order(db: Database, backend: str, database
         finished: list[Event] = []
         fast = threading.Thread(target=lambda: finished.append(db.events.append("x:fast", {})))
         fast.start()
-        time.sleep(0.5)
+        _wait_until_blocked(fast, database_url, backend)
         visible = [e.type for e in db.events.find_after()]
         assert visible == [] and not finished  # the second waits for the first's commit
         release.set()

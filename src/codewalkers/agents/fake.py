@@ -54,6 +54,7 @@ STEP_KINDS = (
     "leave_uncommitted",
     "spawn_child",
     "malformed_signal",
+    "resolve_conflicts",
 )
 # Flags of Claude Code that take a value (the fake ignores most of them, but must not take
 # their value for the prompt).
@@ -256,6 +257,27 @@ def _check(kind: str, arg: Any) -> None:
             arg is True or (isinstance(arg, number) and not isinstance(arg, bool)),
             "true or seconds to sleep",
         )
+    elif kind == "resolve_conflicts":
+        need(arg is True, "true")
+
+
+_MERGE_COMMAND = re.compile(r"git merge ([A-Za-z0-9._/\-]+)")
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "cw-fake-agent",
+    "GIT_COMMITTER_NAME": "cw-fake-agent",
+    "GIT_AUTHOR_EMAIL": "cw-fake-agent@localhost",
+    "GIT_COMMITTER_EMAIL": "cw-fake-agent@localhost",
+}
+
+
+def _keep_both(text: str) -> str:
+    """A conflicted file with its markers removed, both sides kept (ours first)."""
+    kept = [
+        line
+        for line in text.splitlines(keepends=True)
+        if not line.startswith(("<<<<<<< ", "=======", ">>>>>>> ", "||||||| "))
+    ]
+    return "".join(kept)
 
 
 def _questions(arg: Any) -> list[dict[str, str]]:
@@ -575,6 +597,47 @@ class Run:
             committed.append(project.name)
         summary = f"committed in {', '.join(committed)}" if committed else "nothing to commit"
         self.tool("Bash", {"command": f"git add -A && git commit -m {message!r}"}, summary)
+        self.completed(index)
+        return None
+
+    def step_resolve_conflicts(self, arg: Any, index: int) -> int | None:
+        """What a conflict-resolution prompt asks: ``git merge <branch>`` (the first such
+        command in the prompt) in each project; conflicting files are resolved by keeping
+        both sides (ours, then theirs), and the merge is committed."""
+        found = _MERGE_COMMAND.search(self.options.prompt or "")
+        if found is None:
+            self.say("No merge was asked for.")
+            self.completed(index)
+            return None
+        branch = found[1]
+        env = {**os.environ, **_IDENTITY}
+        for project in self.projects():
+            git = ["git", "-C", str(project)]
+            merged = subprocess.run(
+                [*git, "merge", "--no-edit", branch], capture_output=True, text=True, env=env
+            )
+            if merged.returncode == 0:
+                self.tool("Bash", {"command": f"git merge {branch}"}, merged.stdout.strip())
+                continue
+            conflicted = subprocess.run(
+                [*git, "diff", "--name-only", "--diff-filter=U"], capture_output=True, text=True
+            ).stdout.split()
+            if not conflicted:
+                return self.finish_error(f"git merge {branch} failed: {merged.stderr.strip()}")
+            for name in conflicted:
+                path = project / name
+                path.write_text(_keep_both(path.read_text(encoding="utf-8")), encoding="utf-8")
+            subprocess.run([*git, "add", "--", *conflicted], capture_output=True, env=env)
+            done = subprocess.run(
+                [*git, "commit", "--no-edit", "-q"], capture_output=True, text=True, env=env
+            )
+            if done.returncode != 0:
+                return self.finish_error(f"committing the merge failed: {done.stderr.strip()}")
+            self.tool(
+                "Bash",
+                {"command": f"git merge {branch}  # resolved {', '.join(conflicted)}"},
+                f"resolved {', '.join(conflicted)} keeping both sides",
+            )
         self.completed(index)
         return None
 

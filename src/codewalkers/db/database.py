@@ -26,7 +26,14 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 
 from codewalkers.db._retry import RETRY_SECONDS, LostBeforeCommit, is_lost, with_retries
-from codewalkers.db.engine import SNAPSHOT, WRITE, create_engine, ensure_schema, invalidate_pool
+from codewalkers.db.engine import (
+    SNAPSHOT,
+    WRITE,
+    create_engine,
+    current_revision,
+    ensure_schema,
+    invalidate_pool,
+)
 from codewalkers.db.errors import DatabaseError, translate, translate_errors
 
 T = TypeVar("T")
@@ -84,6 +91,14 @@ class _Transaction:
                 self.connection.close()
 
 
+class _Local(threading.local):
+    """Per-thread state: the thread's open ``db.transaction()``, if any."""
+
+    # A class default: reading it in a thread that never opened a transaction is a plain
+    # attribute read (a missing thread-local attribute costs an exception, ~1 us per call).
+    tx: _Transaction | None = None
+
+
 _databases: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
@@ -108,12 +123,18 @@ class Database:
         engine: Engine,
         *,
         secret_key: str | bytes | None = None,
+        fast_path: bool | None = None,
     ) -> None:
         from codewalkers.db import repositories as ports
         from codewalkers.db.repositories import sqlalchemy as adapters
+        from codewalkers.db.repositories.sqlalchemy._raw import PLAIN, fast_path_from_environment
 
         self.engine = engine
-        self._local = threading.local()
+        #: False: every call runs through plain SQLAlchemy (see :func:`open_database`).
+        self.fast_path = fast_path_from_environment() if fast_path is None else fast_path
+        if not self.fast_path:
+            engine.update_execution_options(**{PLAIN: True})
+        self._local = _Local()
         self.initiatives: ports.InitiativeRepository = adapters.SqlInitiativeRepository(self)
         self.phases: ports.PhaseRepository = adapters.SqlPhaseRepository(self)
         self.tasks: ports.TaskRepository = adapters.SqlTaskRepository(self)
@@ -144,10 +165,17 @@ class Database:
         """The database URL, with any password hidden."""
         return self.engine.url.render_as_string(hide_password=True)
 
+    def schema_revision(self) -> str | None:
+        """The migration revision the database is at (``None`` when it was never migrated);
+        compare with :func:`~codewalkers.db.head_revision`.
+        """
+        with translate_errors(), self.engine.connect() as connection:
+            return current_revision(connection)
+
     @property
     def in_transaction(self) -> bool:
         """True inside ``with db.transaction():`` (in this thread)."""
-        return getattr(self._local, "tx", None) is not None
+        return self._local.tx is not None
 
     @contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[None]:
@@ -166,7 +194,7 @@ class Database:
         is replaced and the statement sent again (nothing had been sent). A connection lost
         later raises :class:`DatabaseUnavailableError`.
         """
-        current: _Transaction | None = getattr(self._local, "tx", None)
+        current: _Transaction | None = self._local.tx
         if current is not None:
             with translate_errors():
                 savepoint = self._in(current, lambda c: c.begin_nested())
@@ -210,7 +238,7 @@ class Database:
         connections on checkout: that would cost a round trip per call). See
         :mod:`codewalkers.db._retry`.
         """
-        tx: _Transaction | None = getattr(self._local, "tx", None)
+        tx: _Transaction | None = self._local.tx
         if tx is not None:
             if write and tx.readonly:
                 raise DatabaseError("cannot write in a read-only transaction (readonly=True)")
@@ -255,6 +283,7 @@ def open_database(
     *,
     migrate: bool = True,
     secret_key: str | bytes | None = None,
+    fast_path: bool | None = None,
 ) -> Database:
     """Open the database at ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
@@ -262,12 +291,16 @@ def open_database(
     ``secret_key`` (a Fernet key, see :mod:`codewalkers.db.secrets`) encrypts and decrypts
     account credentials and config; without it, accounts that hold them cannot be read or
     written (:class:`SecretKeyError`), and every other table works as usual.
+    ``fast_path=False`` runs every repository call through plain SQLAlchemy instead of the
+    prepared statements of ``repositories/sqlalchemy/_raw.py`` (same results, slower); the
+    default follows ``CW_DB_FAST_PATH`` (``off`` turns it off), else on.
     Raises :class:`SchemaError` when the database is newer than this code, and
     :class:`DatabaseError` when it cannot be opened.
     """
     engine = create_engine(url)
     try:
-        database = Database(engine, secret_key=secret_key)  # a malformed key fails first
+        # A malformed key fails first.
+        database = Database(engine, secret_key=secret_key, fast_path=fast_path)
         if migrate:
             ensure_schema(engine)
         return database

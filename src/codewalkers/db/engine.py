@@ -42,6 +42,7 @@ from codewalkers.db.errors import (
     translate,
     translate_errors,
 )
+from codewalkers.db.schema import SQLITE_ONLY_TABLES
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -179,6 +180,13 @@ def _sqlite_engine(url: sa.URL, **kwargs: Any) -> Engine:
 # --- migrations --------------------------------------------------------------------------
 
 MIGRATION_LOCK_KEY = zlib.crc32(b"codewalkers:migrations")
+
+
+def in_models(_object: Any, name: str | None, type_: str, *_rest: Any) -> bool:
+    """Alembic's ``include_object``: False for the SQLite-only bookkeeping tables (see
+    ``schema.SQLITE_ONLY_TABLES``), which migrations create and the models leave out.
+    """
+    return not (type_ == "table" and name in SQLITE_ONLY_TABLES)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

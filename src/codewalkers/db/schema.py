@@ -27,6 +27,8 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy import column as column_clause
+from sqlalchemy import table as table_clause
 
 from codewalkers.db import enums as e
 from codewalkers.db.types import EnumText, JSONText, Millis, TiptapJSON
@@ -425,3 +427,18 @@ events = Table(
     Column("created_at", Millis, nullable=False, index=True),
     sqlite_autoincrement=True,
 )
+
+
+# --- SQLite only, outside the models ---------------------------------------------------------
+
+#: SQLite has no sequence, and ``agent_log_chunks.seq`` is numbered by the insert itself:
+#: without a memory, deleting the newest chunks would let the next insert reuse their seq. A
+#: trigger (migration 0007) keeps here the highest seq ever deleted, in one row (id 1); an
+#: insert numbers past both it and the highest seq present. PostgreSQL's identity never
+#: reuses a value, so the table exists only in SQLite databases and is not in ``metadata``.
+agent_log_chunks_seq = table_clause(
+    "agent_log_chunks_seq", column_clause("id", Integer), column_clause("deleted_seq", BigInteger)
+)
+
+#: Tables that only SQLite databases have (model comparisons and autogenerate leave them out).
+SQLITE_ONLY_TABLES = frozenset({"agent_log_chunks_seq"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import threading
 import time
@@ -15,7 +14,7 @@ from importlib.metadata import version as package_version
 from fastapi import FastAPI, Security
 from fastapi.middleware import Middleware
 
-from codewalkers.db import Database, current_revision, head_revision
+from codewalkers.db import Database, head_revision
 from codewalkers.server import dashboard, errors
 from codewalkers.server.auth import GuardMiddleware
 from codewalkers.server.errors import COMMON_RESPONSES
@@ -25,8 +24,6 @@ from codewalkers.server.routes import ROUTERS
 from codewalkers.server.routes._common import bearer
 from codewalkers.services.execution import Executor
 from codewalkers.services.runtime import AgentRuntime
-
-log = logging.getLogger("codewalkers.server")
 
 
 def codewalkers_version() -> str:
@@ -108,8 +105,7 @@ def create_app(
     )
     def server_status() -> ServerStatus:
         """Health plus the database (URL without password, schema revision) and events."""
-        with db.engine.connect() as connection:
-            revision = current_revision(connection)
+        revision = db.schema_revision()
         head = head_revision()
         return ServerStatus(
             status="ok",
@@ -132,24 +128,20 @@ def create_app(
 
 
 class _Ticker:
-    """The thread that runs the executor's rounds while the coordinator serves."""
+    """The thread that runs the executor's loop while the coordinator serves."""
 
     def __init__(self, executor: Executor, runtime: AgentRuntime) -> None:
         self.executor = executor
         self.interval = max(runtime.settings.maintenance_interval, 0.05)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cw-executor", daemon=True)
+        self._thread = threading.Thread(
+            target=executor.run, args=(self._stop, self.interval), name="cw-executor", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self.executor.wake()
         self._thread.join(timeout=60)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.executor.tick()
-            except Exception:  # one bad round must not end execution: log, go on
-                log.exception("an execution round failed; trying again")

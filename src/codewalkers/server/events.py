@@ -158,18 +158,12 @@ class EventHub:
     def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
         """LISTEN on a dedicated connection; each notification wakes the hub."""
         try:
-            import psycopg
-
-            conninfo = self.db.engine.url.set(drivername="postgresql").render_as_string(
-                hide_password=False
-            )
-            with psycopg.connect(conninfo, autocommit=True) as connection:
-                connection.execute(f"LISTEN {CHANNEL}")
+            with self.db.events.subscribe() as notifications:
                 self.listening = True
                 loop.call_soon_threadsafe(self._wake.set)  # read what came before LISTEN
                 while not self._stop.is_set():
                     # Returns within 1 s even when quiet, to notice a stop request.
-                    for _ in connection.notifies(timeout=1.0):
+                    for _ in notifications(1.0):
                         loop.call_soon_threadsafe(self._wake.set)
         except Exception as exc:
             if not self._stop.is_set():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from codewalkers.db import Account, Database
+from codewalkers.db import Account, Database, SecretKeyError
 from codewalkers.services import events
 
 
@@ -37,9 +37,26 @@ def add_account(
 def claim_next(db: Database, provider: str = "claude") -> Account | None:
     """Claim the least recently used available account of the provider (stamping its
     use), or ``None`` when none is available.
+
+    An account whose secrets this workspace's key cannot decrypt is skipped (the claim goes
+    on with the next one) and reported: a warning in the log and an ``account:unreadable``
+    event, so that one such account never stops every claim.
     """
+    unreadable: list[tuple[Account, SecretKeyError]] = []
     with db.transaction():
-        account: Account | None = db.accounts.find_next_available(provider)
+        account: Account | None = db.accounts.find_next_available(
+            provider, on_unreadable=lambda skipped, error: unreadable.append((skipped, error))
+        )
+        for skipped, error in unreadable:
+            # Its secrets are there, but this key cannot tell what they are: unknown.
+            events.emit(
+                db,
+                events.ACCOUNT_UNREADABLE,
+                skipped,
+                has_credentials=None,
+                has_config=None,
+                reason=str(error),
+            )
         if account is not None:
             events.emit(db, events.ACCOUNT_CLAIMED, account)
     return account

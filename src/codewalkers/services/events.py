@@ -45,6 +45,9 @@ Event                            Payload
 ``account:created|claimed``      the account without secrets (``has_credentials`` instead)
 ``account:exhausted``            the account without secrets
 ``account:exhaustion_cleared``   ``cleared`` (how many accounts became available again)
+``account:unreadable``           the account skipped by a claim because this key cannot
+                                 decrypt its secrets (``has_credentials`` and
+                                 ``has_config`` null: unknown), ``reason``
 ``agent:dismissed``              the agent
 ``agent:output``                 the log chunk (``agent_id``, ``session_number``, ``seq``, ...)
 ``agent:spawned|resumed``        the agent (``reason`` for a resume)
@@ -78,6 +81,8 @@ Event                            Payload
 ``phase:blocked``                the phase, ``reason``
 ``phase:pending_review``         the phase, ``branch``
 ``phase:changes_requested``      the phase, ``task_id`` (the review task), ``comment_ids``
+``initiative:changes_requested`` the initiative (active again), ``phase_id`` (the new
+                                 "Changes requested" phase), ``task_id``, ``comment_ids``
 ``merge:queued|started``         ``project``, ``source``, ``target``, ``task_id`` or
                                  ``phase_id``
 ``merge:completed``              the same, ``commit``, ``already_merged``
@@ -125,6 +130,7 @@ ACCOUNT_CREATED: Final = "account:created"
 ACCOUNT_EXHAUSTED: Final = "account:exhausted"
 ACCOUNT_CLAIMED: Final = "account:claimed"
 ACCOUNT_EXHAUSTION_CLEARED: Final = "account:exhaustion_cleared"
+ACCOUNT_UNREADABLE: Final = "account:unreadable"
 
 AGENT_DISMISSED: Final = "agent:dismissed"
 AGENT_OUTPUT: Final = "agent:output"
@@ -159,6 +165,7 @@ PHASE_COMPLETED: Final = "phase:completed"
 PHASE_BLOCKED: Final = "phase:blocked"
 PHASE_PENDING_REVIEW: Final = "phase:pending_review"
 PHASE_CHANGES_REQUESTED: Final = "phase:changes_requested"
+INITIATIVE_CHANGES_REQUESTED: Final = "initiative:changes_requested"
 
 MERGE_QUEUED: Final = "merge:queued"
 MERGE_STARTED: Final = "merge:started"

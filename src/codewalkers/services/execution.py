@@ -110,6 +110,10 @@ class DispatchSettings:
     #: Seconds a coordinator's lease on an initiative's bookkeeping or on a merge lasts
     #: without renewal: after a coordinator dies, another takes over after this long.
     lease_seconds: float = 60.0
+    #: Several coordinators (machines) share the database: branches travel through the
+    #: project's remote (task branches pushed when done, merges fetched first and pushed,
+    #: agents started from the newest of a branch's local and remote copies).
+    share_branches: bool = False
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> DispatchSettings:
@@ -125,7 +129,9 @@ class DispatchSettings:
             if spec is None:
                 raise DispatchSettingsError(f"dispatch.{key}: unknown setting")
             default = spec.default
-            if isinstance(default, str):
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, str):
                 ok = isinstance(value, str) and value.strip() != ""
             elif isinstance(default, int):
                 ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
@@ -180,6 +186,14 @@ class Integration(Protocol):
         """Push ``branch`` to the project's remote (never forced)."""
         ...
 
+    def fetch(self, project: Project) -> None:
+        """Fetch the remote's branches (local branches never move)."""
+        ...
+
+    def tip(self, project: Project, branch: str) -> str:
+        """The commit of the newer of the local ``branch`` and ``origin/<branch>``."""
+        ...
+
 
 class GitIntegration:
     """:class:`Integration` over the workspace's clones (``.cw/repos/<project>.git``) and
@@ -220,6 +234,12 @@ class GitIntegration:
 
     def push(self, project: Project, branch: str) -> None:
         self._integrator(project).push(branch)
+
+    def fetch(self, project: Project) -> None:
+        self._integrator(project).fetch()
+
+    def tip(self, project: Project, branch: str) -> str:
+        return str(self._integrator(project).tip(branch))
 
 
 def _result(outcome: Any) -> MergeResult:
@@ -338,6 +358,8 @@ class Executor:
         self.integration: Integration = integration or GitIntegration(runtime.paths)
         self.workspace_id = runtime.workspace_id
         self._lock = threading.RLock()
+        self._wake = threading.Event()
+        runtime.end_listeners.append(lambda _agent_id: self._wake.set())
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -365,8 +387,12 @@ class Executor:
                     events.emit(self.db, events.INITIATIVE_UPDATED, initiative)
             branch = initiative.branch or ""
             for project in self.db.projects.find_projects_by_initiative_id(initiative.id):
+                if self.settings.share_branches:
+                    self.integration.fetch(project)
                 start = self.integration.default_branch(project)
-                self.integration.ensure_branch(project, branch, start)
+                created = self.integration.ensure_branch(project, branch, start)
+                if created and self.settings.share_branches:
+                    self.integration.push(project, branch)
             with self.db.transaction():
                 execution = self.db.execution.set_execution_state(
                     initiative.id, ExecutionState.RUNNING
@@ -377,6 +403,7 @@ class Executor:
                 for phase in self.db.phases.find_by_initiative_id(initiative.id):
                     if phase.status == PhaseStatus.APPROVED:
                         events.emit(self.db, events.PHASE_QUEUED, phase)
+            self.wake()
             return execution
 
     def pause(self, initiative_id: str) -> Execution:
@@ -399,6 +426,7 @@ class Executor:
             with self.db.transaction():
                 execution = self.db.execution.set_execution_state(initiative_id, state)
                 events.emit(self.db, event, initiative, execution=execution.state)
+            self.wake()
             return execution
 
     def retry_task(self, task_id: str) -> Task:
@@ -431,6 +459,7 @@ class Executor:
                     phase = self.db.phases.find_by_id(task.phase_id)
                     if phase is not None and phase.status == PhaseStatus.BLOCKED:
                         self._phase_status(phase, PhaseStatus.IN_PROGRESS)
+            self.wake()
             return updated
 
     def complete_task(self, task_id: str, summary: str | None = None) -> Task:
@@ -449,6 +478,7 @@ class Executor:
                 if self.db.execution.find_dispatch(task_id) is not None:
                     self.db.execution.update_dispatch(task_id, state=DispatchState.DONE)
                 events.emit(self.db, events.TASK_COMPLETED, updated, by="user")
+            self.wake()
             return updated
 
     def approve_phase_review(self, phase_id: str) -> Phase:
@@ -519,6 +549,67 @@ class Executor:
                     task_id=task.id,
                     comment_ids=[c.id for c in comments],
                 )
+            self.wake()
+            return task
+
+    def request_initiative_changes(self, initiative_id: str, summary: str) -> Task:
+        """Send a finished (pending_review) initiative back for changes (``cw initiative
+        request-changes``): a new approved phase "Changes requested", depending on every
+        other phase, holds a high-priority ``review`` task with the summary and the
+        unresolved review comments of all phases; the initiative is active again, the phase
+        runs and merges like any other, and the initiative then waits for review again.
+        Returns the task. Raises ``NotFoundError``, ``ConflictError`` when it does not wait
+        for review, ``ValidationError`` for an empty summary."""
+        with self._lock:
+            initiative = self._initiative(initiative_id)
+            if initiative.status != InitiativeStatus.PENDING_REVIEW:
+                raise ConflictError(
+                    f"initiative {initiative.name} is {initiative.status}, not pending_review"
+                )
+            if not summary.strip():
+                raise ValidationError("say what to change: --summary TEXT")
+            phases = self.db.phases.find_by_initiative_id(initiative.id)
+            lines = ["The reviewer asked for changes to the initiative's work.", "", summary]
+            comments = [
+                c
+                for phase in phases
+                for c in self.db.review_comments.find_by_phase_id(phase.id)
+                if not c.resolved
+            ]
+            if comments:
+                lines += ["", "Unresolved review comments:", ""]
+                lines += [
+                    f"- `{c.file_path}` line {c.line_number} ({c.author}): {c.body}"
+                    for c in comments
+                ]
+            rounds = sum(p.name.startswith("Changes requested") for p in phases)
+            with self.db.transaction():
+                phase = self.db.phases.create(
+                    initiative_id=initiative.id,
+                    name="Changes requested" + (f" ({rounds + 1})" if rounds else ""),
+                    status=PhaseStatus.APPROVED,
+                )
+                for other in phases:
+                    self.db.phases.create_dependency(phase.id, other.id)
+                task = self.db.tasks.create(
+                    phase_id=phase.id,
+                    name=f"Review changes: {initiative.name}",
+                    description="\n".join(lines) + "\n",
+                    category=TaskCategory.REVIEW,
+                    priority=TaskPriority.HIGH,
+                )
+                active = self.db.initiatives.update(initiative.id, status=InitiativeStatus.ACTIVE)
+                events.emit(self.db, events.PHASE_CREATED, phase)
+                events.emit(self.db, events.TASK_CREATED, task)
+                events.emit(
+                    self.db,
+                    events.INITIATIVE_CHANGES_REQUESTED,
+                    active,
+                    phase_id=phase.id,
+                    task_id=task.id,
+                    comment_ids=[c.id for c in comments],
+                )
+            self.wake()
             return task
 
     def merge_initiative(self, initiative_id: str) -> dict[str, Any]:
@@ -603,6 +694,8 @@ class Executor:
                         continue
                     lease = f"initiative:{initiative.id}"
                     plan = self._plan(initiative)
+                    if plan is not None:
+                        self._outcomes(plan, report)
                     if plan is not None and self.db.execution.acquire_lease(
                         lease, self.workspace_id, self.settings.lease_seconds
                     ):
@@ -619,6 +712,24 @@ class Executor:
                 log.exception("dispatch failed")
                 report.errors.append(f"dispatch: {exc}")
         return report
+
+    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+        """The coordinator's loop (run it in a thread of its own, not the supervisor's): a
+        tick every ``interval`` seconds, and at once when an agent ends or a command asks
+        (:meth:`wake`), until ``stop`` is set. A failing tick is logged, never fatal."""
+        while not stop.is_set():
+            try:
+                report = self.tick()
+                for error in report.errors:
+                    log.warning("execution: %s", error)
+            except Exception:
+                log.exception("execution tick failed")
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        """Tick now rather than at the next interval (e.g. after a command changed a plan)."""
+        self._wake.set()
 
     def _plan(self, initiative: Initiative) -> _Plan | None:
         execution = self.db.execution.find_execution(initiative.id)
@@ -648,13 +759,20 @@ class Executor:
 
     # -- bookkeeping -----------------------------------------------------------------------
 
+    def _outcomes(self, plan: _Plan, report: TickReport) -> None:
+        """What ended agents mean, for the tasks this coordinator dispatched (their agents
+        and branches are here)."""
+        for row in list(plan.dispatches.values()):
+            if row.state == DispatchState.DISPATCHED and row.workspace_id in (
+                None,
+                self.workspace_id,
+            ):
+                self._outcome(plan, row, report)
+
     def _bookkeeping(self, plan: _Plan, report: TickReport) -> None:
         for row in list(plan.dispatches.values()):
             if row.state == DispatchState.DISPATCHED:
                 self._recover(plan, row, report)
-        for row in list(plan.dispatches.values()):
-            if row.state == DispatchState.DISPATCHED:
-                self._outcome(plan, row, report)
         for row in sorted(plan.dispatches.values(), key=lambda r: (r.updated_at, r.id)):
             if row.state == DispatchState.COMPLETED:
                 self._merge_task(plan, row, report)
@@ -679,8 +797,7 @@ class Executor:
                 return
             reason = "the coordinator stopped before its agent started"
         else:
-            heartbeat = self.db.execution.find_lease(f"workspace:{row.workspace_id}")
-            if heartbeat is not None and heartbeat.expires_at > utcnow():
+            if row.workspace_id is not None and self._alive(row.workspace_id):
                 return
             reason = f"its coordinator (workspace {row.workspace_id}) stopped"
         if self._failed(plan, task, row, reason):
@@ -700,6 +817,11 @@ class Executor:
                 plan.projects
             )
             state = DispatchState.COMPLETED if needs_merge else DispatchState.DONE
+            if needs_merge and self.settings.share_branches and task.phase_id:
+                # Whoever holds the initiative's lease merges it: from the remote.
+                branch = task_branch(plan.phase_branch(task.phase_id), task)
+                for project in plan.projects:
+                    self.integration.push(project, branch)
             with self.db.transaction():
                 updated = self.db.execution.update_dispatch(
                     task.id, expected_state=DispatchState.DISPATCHED, state=state
@@ -721,7 +843,11 @@ class Executor:
             report.completed.append(task.id)
         elif task.status == TaskStatus.BLOCKED:
             result = agent.result if agent is not None and isinstance(agent.result, dict) else {}
-            if agent is not None and agent.status == AgentStatus.IDLE and result.get("error"):
+            if (
+                agent is not None
+                and agent.status == AgentStatus.IDLE
+                and result.get("status") == "error"
+            ):
                 self._give_up(plan, task, row, f"the agent reported an error: {result['error']}")
                 report.blocked.append(task.id)
             else:
@@ -844,9 +970,13 @@ class Executor:
                         initiative_id=plan.initiative.id,
                         entity_id=entity_id,
                     )
+                if self.settings.share_branches:
+                    self.integration.fetch(project)
                 result = self.integration.merge(
                     project, payload["target"], payload["source"], message
                 )
+                if self.settings.share_branches and result.merged:
+                    self.integration.push(project, payload["target"])
             finally:
                 self.db.execution.release_lease(lease, self.workspace_id)
             if result.conflicts or not (result.merged or result.already_merged):
@@ -1065,11 +1195,17 @@ class Executor:
 
     def _ensure_branches(self, plan: _Plan, project: Project, phase_branch: str) -> None:
         """The initiative branch (from the default branch) and the phase branch (from the
-        initiative branch) exist in the project's clone."""
-        self.integration.ensure_branch(
-            project, plan.branch, self.integration.default_branch(project)
-        )
-        self.integration.ensure_branch(project, phase_branch, plan.branch)
+        initiative branch) exist in the project's clone (and, sharing branches, on the
+        remote: a branch another machine pushed is taken from there)."""
+        share = self.settings.share_branches
+        if share:
+            self.integration.fetch(project)
+        for branch, start in (
+            (plan.branch, self.integration.default_branch(project)),
+            (phase_branch, plan.branch),
+        ):
+            if self.integration.ensure_branch(project, branch, start) and share:
+                self.integration.push(project, branch)
 
     def _initiative_done(self, plan: _Plan) -> None:
         if plan.initiative.status != InitiativeStatus.ACTIVE or not plan.phases:
@@ -1129,7 +1265,21 @@ class Executor:
             return f"retry {row.attempts + 1} after {row.retry_after:%H:%M:%SZ} ({row.reason})"
         if plan.execution.state != ExecutionState.RUNNING:
             return "the initiative is paused (cw initiative resume)"
+        if (
+            row is not None
+            and row.agent_id is not None
+            and row.workspace_id not in (None, self.workspace_id)
+            and self._alive(row.workspace_id)
+        ):
+            return f"its agent's coordinator (workspace {row.workspace_id}) resumes it"
         return None
+
+    def _alive(self, workspace_id: str) -> bool:
+        """Whether that workspace's coordinator renewed its heartbeat lately."""
+        if workspace_id == self.workspace_id:
+            return True
+        heartbeat = self.db.execution.find_lease(f"workspace:{workspace_id}")
+        return heartbeat is not None and heartbeat.expires_at > utcnow()
 
     def _ready(self, plans: list[_Plan]) -> list[tuple[_Plan, Task]]:
         now = utcnow()
@@ -1226,8 +1376,15 @@ class Executor:
                     "off, commit your work, and write the signal file.",
                 )
         phase_branch = plan.phase_branch(task.phase_id or "")
+        starts: dict[str, str] = {}
         for project in plan.projects:
             self._ensure_branches(plan, project, phase_branch)
+            # Sharing branches, the local phase branch may be behind the remote's.
+            starts[project.name] = (
+                self.integration.tip(project, phase_branch)
+                if self.settings.share_branches
+                else phase_branch
+            )
         mode = MODE_OF_CATEGORY.get(task.category, AgentMode.EXECUTE)
         return self.runtime.spawn(
             SpawnRequest(
@@ -1235,7 +1392,7 @@ class Executor:
                 initiative_id=plan.initiative.id,
                 provider=self.settings.provider,
                 mode=str(mode),
-                start_points={p.name: phase_branch for p in plan.projects},
+                start_points=starts,
                 branch=task_branch(phase_branch, task),
             )
         )

@@ -252,13 +252,23 @@ class InitiativeTree:
 
 
 def initiative_tree(db: Database, initiative_id: str) -> InitiativeTree:
-    """The initiative's phases and tasks (subtasks nested), with their dependencies."""
-    initiative: Initiative = get_or_raise(db.initiatives, initiative_id, "initiative")
+    """The initiative's phases and tasks (subtasks nested), with their dependencies.
+
+    Five queries whatever the plan's size, in one read-only transaction (one snapshot).
+    """
+    with db.transaction(readonly=True):
+        initiative: Initiative = get_or_raise(db.initiatives, initiative_id, "initiative")
+        phase_pairs = db.phases.find_dependencies_by_initiative_id(initiative_id)
+        tasks = db.tasks.find_by_initiative_id(initiative_id)
+        task_pairs = db.tasks.find_dependencies_by_initiative_id(initiative_id)
+        found_phases = db.phases.find_by_initiative_id(initiative_id)
     phase_edges: dict[str, list[str]] = {}
-    for phase_id, target in db.phases.find_dependencies_by_initiative_id(initiative_id):
+    for phase_id, target in phase_pairs:
         phase_edges.setdefault(phase_id, []).append(target)
-    tasks = db.tasks.find_by_initiative_id(initiative_id)
-    nodes = {task.id: TaskNode(task, db.tasks.get_dependencies(task.id)) for task in tasks}
+    task_edges: dict[str, list[str]] = {}
+    for task_id, target in task_pairs:
+        task_edges.setdefault(task_id, []).append(target)
+    nodes = {task.id: TaskNode(task, task_edges.get(task.id, [])) for task in tasks}
     roots: dict[str | None, list[TaskNode]] = {}
     for node in nodes.values():
         parent = nodes.get(node.task.parent_task_id or "")
@@ -268,6 +278,6 @@ def initiative_tree(db: Database, initiative_id: str) -> InitiativeTree:
             roots.setdefault(node.task.phase_id, []).append(node)
     phases = [
         PhaseNode(phase, phase_edges.get(phase.id, []), roots.get(phase.id, []))
-        for phase in db.phases.find_by_initiative_id(initiative_id)
+        for phase in found_phases
     ]
     return InitiativeTree(initiative, phases, roots.get(None, []))

@@ -17,7 +17,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,7 +44,7 @@ from codewalkers.db import (
     TaskStatus,
     ValidationError,
 )
-from codewalkers.services import events
+from codewalkers.services import accounts, events
 from codewalkers.services import projects as project_service
 from codewalkers.services.agents import describe, find_agent
 from codewalkers.workspace import Workspace
@@ -128,6 +128,9 @@ class AgentRuntime:
         self.supervisor = Supervisor(self, self.settings)
         self._lock = threading.RLock()
         self._commit_reminders: dict[str, int] = {}
+        #: Called with the agent's id after an agent's process ended and its end was
+        #: recorded (e.g. the executor, to look at its task at once). Must not raise or block.
+        self.end_listeners: list[Callable[[str], None]] = []
 
     # -- lifecycle of the runtime --------------------------------------------------------------
 
@@ -317,7 +320,16 @@ class AgentRuntime:
         return workdir.render_prompt(str(agent.mode), self._inputs(agent))
 
     def _has_accounts(self, provider: Provider) -> bool:
-        return bool(self.db.accounts.find_by_provider(provider.name))
+        return bool(self._readable_accounts(provider))
+
+    def _readable_accounts(self, provider: Provider) -> list[Account]:
+        """The provider's accounts whose secrets this workspace can read (an unreadable one
+        is skipped by claims, so it is no reason to wait)."""
+        return [
+            account
+            for account, readable in self.db.accounts.find_all_with_readability()
+            if readable and account.provider == provider.name
+        ]
 
     def _claim(self, provider: Provider, account_id: str | None) -> Account | None:
         if account_id:
@@ -327,11 +339,8 @@ class AgentRuntime:
                     f"account {account.email} is exhausted until {account.exhausted_until}"
                 )
             return account
-        with self.db.transaction():
-            account = self.db.accounts.find_next_available(provider.name)
-            if account is not None:
-                events.emit(self.db, events.ACCOUNT_CLAIMED, account)
-        return account
+        # Skips (and reports) an account whose secrets this key cannot read.
+        return accounts.claim_next(self.db, provider.name)
 
     def _launch(
         self,
@@ -497,6 +506,11 @@ class AgentRuntime:
                 self._fail_over(agent, run.usage_limit, exit_code)
             else:
                 self._finish(agent, exit_code)
+        for listener in self.end_listeners:
+            try:
+                listener(run.agent_id)
+            except Exception:
+                log.exception("an end listener failed for agent %s", run.name)
 
     def on_tick(self) -> None:
         with self._locked():
@@ -847,8 +861,11 @@ class AgentRuntime:
             )
 
     def _wait_for_account(self, agent: Agent, provider: Provider, *, first: bool) -> Agent:
-        accounts = self.db.accounts.find_by_provider(provider.name)
-        resets = [a.exhausted_until for a in accounts if a.exhausted_until is not None]
+        resets = [
+            a.exhausted_until
+            for a in self._readable_accounts(provider)
+            if a.exhausted_until is not None
+        ]
         earliest = min(resets) if resets else None
         when = f" (the earliest frees at {earliest:%Y-%m-%d %H:%M:%SZ})" if earliest else ""
         reason = f"{WAITING_FOR_ACCOUNT}: every {provider.name} account is exhausted{when}"

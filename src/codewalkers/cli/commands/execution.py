@@ -87,6 +87,22 @@ def push(id: Id, json_output: JsonOption = False) -> None:
     emit(pushed, json_output, lambda: ok(f"pushed {pushed['branch']}"))
 
 
+@initiative.app.command(
+    "request-changes",
+    context_settings=ID_ARGS,
+    epilog='Example: cw initiative request-changes Xy3... --summary "Log failed logins"',
+)
+def request_initiative_changes(
+    id: Id,
+    summary: Annotated[str, typer.Option("--summary", help="What to change.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Send a finished initiative back: a "Changes requested" phase with a review task
+    runs (with the open review comments), then the initiative waits for review again."""
+    made = coordinator("POST", _at("initiatives", id, "request-changes"), {"summary": summary})
+    emit(made, json_output, lambda: ok(f'created review task "{made["name"]}" ({made["id"]})'))
+
+
 # --- phase ----------------------------------------------------------------------------------
 
 

@@ -101,8 +101,7 @@ def init(json_output: JsonOption = False) -> None:
 
 def current_or_head(db: Database) -> str | None:
     """The revision the (just migrated) database is at."""
-    with translate_errors(), db.engine.connect() as connection:
-        return current_revision(connection)
+    return db.schema_revision()
 
 
 def ids(

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy.types import TypeDecorator
 
+from codewalkers.db.engine import in_models
 from codewalkers.db.schema import metadata
 
 
@@ -28,6 +29,7 @@ def run_migrations(connection: Any) -> None:
         target_metadata=metadata,
         render_as_batch=True,
         render_item=render_item,
+        include_object=in_models,
         compare_type=True,
         compare_server_default=True,
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from codewalkers.db.errors import SecretKeyError
 from codewalkers.db.records import Account
 from codewalkers.db.repositories._crud import CrudRepository
 
@@ -18,8 +20,17 @@ class AccountRepository(CrudRepository[Account], Protocol):
         """Every account with whether its secrets can be read (unreadable: secrets ``None``)."""
         ...
 
-    def find_next_available(self, provider: str = "claude") -> Account | None:
-        """Claim the least recently used available account (stamps ``last_used_at``)."""
+    def find_next_available(
+        self,
+        provider: str = "claude",
+        *,
+        on_unreadable: Callable[[Account, SecretKeyError], None] | None = None,
+    ) -> Account | None:
+        """Claim the least recently used available account (stamps ``last_used_at``).
+
+        An account whose secrets cannot be decrypted is skipped (stamped to the back of the
+        rotation, logged, and passed to ``on_unreadable`` without its secrets), never an error.
+        """
         ...
 
     def mark_exhausted(self, id: str, until: datetime) -> Account: ...

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -52,6 +53,17 @@ class EventRepository(Protocol):
 
     def latest_seq(self) -> int:
         """The highest ``seq`` stored, 0 when there is none."""
+        ...
+
+    def subscribe(self) -> AbstractContextManager[Callable[[float], Iterator[int]]]:
+        """Listen for events as they commit (PostgreSQL: LISTEN on ``codewalkers_events``,
+        on a connection of its own for as long as the block lasts).
+
+        Yields ``notifications(timeout)``: the seq of each event committed since the last
+        call, as it arrives, for up to ``timeout`` seconds. Raises ``DatabaseError`` on SQLite
+        (nothing notifies: poll :meth:`find_after`), ``DatabaseUnavailableError`` when the
+        connection fails.
+        """
         ...
 
     def prune(self, older_than: datetime, keep_last: int) -> int:

@@ -4,7 +4,7 @@ asks the coordinator's executor or runtime (503 without them)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar
 
 from codewalkers.server import models as m
 from codewalkers.server.errors import CONFLICT, NOT_FOUND
@@ -17,18 +17,28 @@ from codewalkers.server.routes._common import (
     outs,
 )
 from codewalkers.services import branches
+from codewalkers.services.execution import Executor
 from codewalkers.services.serialize import plain
 
 router = make_router("execution")
 
 ANSWERS = {**NOT_FOUND, **CONFLICT, **NO_RUNTIME}
 
+T = TypeVar("T")
+
+
+def _woken(executor: Executor, result: T) -> T:
+    """``result``, after asking the executor for a round now (the command changed what is
+    ready) rather than at its next interval."""
+    executor.wake()
+    return result
+
 
 @router.post("/initiatives/{id}/execute", response_model=m.ExecutionPublic, responses=ANSWERS)
 def execute(executor: ExecutorDep, id: str) -> m.ExecutionPublic:
     """Start executing the initiative (its branch is made in every linked project); a
     paused one resumes."""
-    return out(m.ExecutionPublic, executor.execute(id))
+    return out(m.ExecutionPublic, _woken(executor, executor.execute(id)))
 
 
 @router.post("/initiatives/{id}/pause", response_model=m.ExecutionPublic, responses=ANSWERS)
@@ -40,7 +50,7 @@ def pause(executor: ExecutorDep, id: str) -> m.ExecutionPublic:
 @router.post("/initiatives/{id}/resume", response_model=m.ExecutionPublic, responses=ANSWERS)
 def resume(executor: ExecutorDep, id: str) -> m.ExecutionPublic:
     """Dispatch its ready tasks again."""
-    return out(m.ExecutionPublic, executor.resume(id))
+    return out(m.ExecutionPublic, _woken(executor, executor.resume(id)))
 
 
 @router.post("/initiatives/{id}/merge", response_model=dict[str, Any], responses=ANSWERS)
@@ -58,17 +68,27 @@ def push(executor: ExecutorDep, id: str) -> m.InitiativePublic:
     return out(m.InitiativePublic, executor.push_initiative(id))
 
 
+@router.post("/initiatives/{id}/request-changes", response_model=m.TaskPublic, responses=ANSWERS)
+def request_initiative_changes(
+    executor: ExecutorDep, id: str, body: m.ChangesRequest
+) -> m.TaskPublic:
+    """Send a finished initiative back: a "Changes requested" phase with a review task runs,
+    then the initiative waits for review again (422 without a summary)."""
+    task = executor.request_initiative_changes(id, body.summary or "")
+    return out(m.TaskPublic, _woken(executor, task))
+
+
 @router.post("/phases/{id}/request-changes", response_model=m.TaskPublic, responses=ANSWERS)
 def request_changes(executor: ExecutorDep, id: str, body: m.ChangesRequest) -> m.TaskPublic:
     """Send a phase waiting for review back: a review task carries the summary and the
     unresolved comments; after it the phase waits for review again."""
-    return out(m.TaskPublic, executor.request_phase_changes(id, body.summary))
+    return out(m.TaskPublic, _woken(executor, executor.request_phase_changes(id, body.summary)))
 
 
 @router.post("/phases/{id}/approve-review", response_model=m.PhasePublic, responses=ANSWERS)
 def approve_review(executor: ExecutorDep, id: str) -> m.PhasePublic:
     """Merge a phase waiting for review into the initiative branch."""
-    return out(m.PhasePublic, executor.approve_phase_review(id))
+    return out(m.PhasePublic, _woken(executor, executor.approve_phase_review(id)))
 
 
 @router.get("/phases/{id}/diff", response_model=list[m.DiffPublic], responses=ANSWERS)
@@ -83,13 +103,13 @@ def phase_diff(runtime: Runtime, id: str) -> list[m.DiffPublic]:
 @router.post("/tasks/{id}/complete", response_model=m.TaskPublic, responses=ANSWERS)
 def complete_task(executor: ExecutorDep, id: str, body: m.TaskComplete) -> m.TaskPublic:
     """A person completes a task (a checkpoint): dependents may start."""
-    return out(m.TaskPublic, executor.complete_task(id, body.summary))
+    return out(m.TaskPublic, _woken(executor, executor.complete_task(id, body.summary)))
 
 
 @router.post("/tasks/{id}/retry", response_model=m.TaskPublic, responses=ANSWERS)
 def retry_task(executor: ExecutorDep, id: str) -> m.TaskPublic:
     """Give a blocked task another go."""
-    return out(m.TaskPublic, executor.retry_task(id))
+    return out(m.TaskPublic, _woken(executor, executor.retry_task(id)))
 
 
 @router.get("/dispatch/status", response_model=dict[str, Any], responses=ANSWERS)

@@ -17,12 +17,22 @@ id, create, update, delete, log chunks, the root page) skip that layer:
   same boundaries as ``Database.run`` (``BEGIN IMMEDIATE`` for SQLite writes, autocommit
   SQLite reads, ``COMMIT``/``ROLLBACK`` on PostgreSQL) and the same retries.
 
-Engine events around statement execution (``before_cursor_execute``, echo) do not see these
-statements; pool events see connections leave and return to the idle list, not each call.
+Observability: while anyone listens to the engine's ``before_cursor_execute`` or
+``after_cursor_execute`` events, or its statements are logged (``echo``, the
+``sqlalchemy.engine`` logger at INFO), every call takes the plain SQLAlchemy route instead
+(:class:`Plain`: ``Connection.execute`` of the same statement), so tracing, slow-query logging
+and echo see all the traffic, with SQLAlchemy's own connection and execution context. The check
+costs a few attribute reads per call; nobody listening, nothing else changes. Pool events see
+connections leave and return to the idle list, not each call.
+
+The switch: ``open_database(url, fast_path=False)``, or ``CW_DB_FAST_PATH=off`` in the
+environment, sends every call through plain SQLAlchemy, to settle any doubt about this module
+(the test suite runs the repository tests both ways).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import weakref
@@ -46,6 +56,36 @@ T = TypeVar("T")
 
 #: Idle connections kept out of the pool for the hot paths (per engine).
 IDLE_LIMIT = 2
+
+#: The environment variable that turns the fast path off (``off``, ``0``, ``false``, ``no``).
+FAST_PATH_ENV = "CW_DB_FAST_PATH"
+#: Engine execution option set by ``Database`` when the fast path is off.
+PLAIN = "cw_plain"
+
+
+def fast_path_from_environment() -> bool:
+    """False when ``CW_DB_FAST_PATH`` turns the fast path off."""
+    value = os.environ.get(FAST_PATH_ENV, "").strip().lower()
+    return value not in {"off", "0", "false", "no"}
+
+
+def observed(engine: Engine | Connection) -> bool:
+    """True while someone would see statements run on ``engine`` (or this connection):
+    a ``before_cursor_execute`` / ``after_cursor_execute`` listener (on it or its class), or
+    statement logging (``echo``, the ``sqlalchemy.engine`` logger at INFO).
+    """
+    dispatch = engine.dispatch
+    before = dispatch.before_cursor_execute
+    after = dispatch.after_cursor_execute
+    # What bool(listener collection) computes, without a Python-level __bool__ call: this
+    # runs on every hot-path call. (tests/db/test_fast_path.py checks these attributes.)
+    return bool(
+        before.listeners
+        or before.parent_listeners
+        or after.listeners
+        or after.parent_listeners
+        or engine.engine.logger.isEnabledFor(logging.INFO)
+    )
 
 
 class _Compiled:
@@ -159,9 +199,13 @@ class Raw:
 
     @classmethod
     def of(cls, connection: Connection | Raw) -> Raw:
-        """The :class:`Raw` view of a SQLAlchemy connection (inside its transaction)."""
+        """The :class:`Raw` view of a SQLAlchemy connection (inside its transaction): the
+        driver's connection, or :class:`Plain` when the fast path is off or observed.
+        """
         if isinstance(connection, Raw):
             return connection
+        if connection.get_execution_options().get(PLAIN) or observed(connection):
+            return Plain(connection)
         return cls(connection.connection.driver_connection, connection.dialect)
 
     def _wrap(self, exc: Exception, sql: str, params: Any, cursor: Any) -> sa_exc.DBAPIError:
@@ -243,6 +287,46 @@ class Raw:
             self.connection.rollback()
         except self._error as exc:
             raise self._wrap(exc, "ROLLBACK", (), None) from exc
+
+
+class Plain(Raw):
+    """Prepared statements run through SQLAlchemy itself (``Connection.execute`` of the
+    statement, SQLAlchemy's type processing): what every call does when the fast path is off
+    (or observed). Rows come back as tuples of Python values, as from :class:`Raw`.
+    """
+
+    __slots__ = ("sa",)
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection.connection.driver_connection, connection.dialect)
+        self.sa = connection
+
+    def _params(self, prepared: Prepared, values: Mapping[str, Any]) -> dict[str, Any]:
+        keys = prepared.compiled(self.dialect).binds
+        return {key: values[key] for _name, key, _constant, _convert in keys if key is not None}
+
+    def one(self, prepared: Prepared, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        row = self.sa.execute(prepared.statement, self._params(prepared, values)).first()  # type: ignore[call-overload]
+        return None if row is None else tuple(row)
+
+    def all(self, prepared: Prepared, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        result = self.sa.execute(prepared.statement, self._params(prepared, values))  # type: ignore[call-overload]
+        return [tuple(row) for row in result]
+
+    def execute(self, prepared: Prepared, values: Mapping[str, Any]) -> int:
+        result = self.sa.execute(prepared.statement, self._params(prepared, values))  # type: ignore[call-overload]
+        return int(result.rowcount)
+
+    def many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.sa.execute(prepared.statement, [self._params(prepared, row) for row in rows])  # type: ignore[call-overload]
+
+    def sql(self, sql: str) -> None:
+        self.sa.exec_driver_sql(sql)
+
+    def commit(self) -> None:  # pragma: no cover - a Plain always runs inside Database.run
+        raise AssertionError("Database.run ends the transaction of a Plain connection")
+
+    rollback = commit
 
 
 class _Idle:
@@ -330,16 +414,37 @@ class Runner:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._engine = db.engine
+        self._dispatch = db.engine.dispatch
+        self._fast = db.fast_path
         self._dialect = db.engine.dialect
         self._sqlite = self._dialect.name == "sqlite"
         self._idle = idle_connections(db.engine)
+
+    def _direct(self) -> bool:
+        """True when this call may skip SQLAlchemy: the fast path is on, the calling thread
+        has no ``db.transaction()`` open, and nobody observes statements (:func:`observed`).
+        """
+        if not self._fast or self._db._local.tx is not None:
+            return False
+        # observed(), written out: this runs on every call.
+        dispatch = self._dispatch
+        before = dispatch.before_cursor_execute
+        after = dispatch.after_cursor_execute
+        return not (
+            before.listeners
+            or before.parent_listeners
+            or after.listeners
+            or after.parent_listeners
+            or self._engine.logger.isEnabledFor(logging.INFO)
+        )
 
     def read_one(self, prepared: Prepared, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """``Raw.one`` as a read of its own (or in the caller's transaction): the hottest
         path, written out; any failure goes the general way (:meth:`run`: retries,
         translation).
         """
-        if getattr(self._db._local, "tx", None) is None:
+        if self._direct():
             raw = None
             try:
                 raw = self._idle.acquire()
@@ -358,7 +463,7 @@ class Runner:
 
     def run(self, work: Callable[[Raw], T], *, write: bool) -> T:
         """``work``'s result; its errors (and the driver's, translated) propagate."""
-        if getattr(self._db._local, "tx", None) is not None:
+        if not self._direct():
             return self._db.run(lambda c: work(Raw.of(c)), write=write)
         return with_retries(lambda: self._once(work, write))
 

@@ -7,8 +7,9 @@ plaintext; the database, its logs and its error messages only ever see the ciphe
 
 from __future__ import annotations
 
+import logging
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ from codewalkers.db.types import now_ms
 
 if TYPE_CHECKING:
     from codewalkers.db.database import Database
+
+log = logging.getLogger(__name__)
 
 accounts = schema.accounts
 
@@ -96,6 +99,7 @@ class SqlAccountRepository(SqlRepository[Account]):
     def __init__(self, db: Database, secret_key: str | bytes | None = None) -> None:
         super().__init__(db)
         self._secrets = SecretBox(secret_key)
+        self._names = tuple(column.name for column in self._columns)
 
     # --- encryption at rest ---------------------------------------------------------------
 
@@ -105,6 +109,10 @@ class SqlAccountRepository(SqlRepository[Account]):
             if values[field] is not None:
                 values[field] = self._secrets.decrypt(values[field], what)
         return Account(**values)
+
+    def _without_secrets(self, values: Mapping[str, Any]) -> Account:
+        """The account of a row whose secrets this key cannot read, secrets left out."""
+        return Account(**{**values, **dict.fromkeys(SECRET_FIELDS)})
 
     def _encrypted(self, values: Mapping[str, Any]) -> dict[str, Any]:
         encrypted = dict(values)
@@ -161,9 +169,7 @@ class SqlAccountRepository(SqlRepository[Account]):
             try:
                 return self._record(row), True
             except SecretKeyError:
-                values = row._asdict()
-                values.update(dict.fromkeys(SECRET_FIELDS))
-                return Account(**values), False
+                return self._without_secrets(row._asdict()), False
 
         statement = self._select().order_by(*self._order())
         return self._read(lambda c: [record(row) for row in c.execute(statement)])
@@ -182,29 +188,69 @@ class SqlAccountRepository(SqlRepository[Account]):
         check_text("email", email)
         return self._find_where(accounts.c.email == email)
 
-    def find_next_available(self, provider: str = "claude") -> Account | None:
+    def find_next_available(
+        self,
+        provider: str = "claude",
+        *,
+        on_unreadable: Callable[[Account, SecretKeyError], None] | None = None,
+    ) -> Account | None:
         """Claim the provider's least recently used available account, or ``None``.
 
         Never-used accounts first, then the oldest ``last_used_at``, then ``sort_order``.
         Accounts exhausted until a future time are skipped; an exhaustion that has expired
         counts as available (and is cleared). The claim stamps ``last_used_at`` in the same
         statement, so concurrent callers never get the same account from one round.
+
+        An account whose secrets this key cannot decrypt (wrong or missing key) is skipped,
+        not an error: it is stamped to the back of the rotation like a claimed one, logged
+        (a warning), passed to ``on_unreadable`` (the account without its secrets, and the
+        error) once the claim is done, and the claim goes on with the next account, each
+        candidate tried at most once (``None`` when none can be read).
         """
         check_text("provider", provider)
+        names = self._names
 
-        def work(raw: Raw) -> Account | None:
+        def work(raw: Raw) -> tuple[Account | None, list[tuple[Account, SecretKeyError]]]:
             if raw.dialect.name == "postgresql":
                 # Not FOR UPDATE SKIP LOCKED: that hands out None while free accounts are
                 # merely locked, and under READ COMMITTED may pick an account another caller
                 # has just claimed. Claims queue here, and each statement after the lock
                 # sees every earlier claim committed.
                 raw.one(_CLAIM_LOCK, {})
-            params = {"claim_provider": provider, "claim_now": now_ms()}
-            row = raw.one(_CLAIM, params)
-            return None if row is None else self._from_values(row)
+            skipped: list[tuple[Account, SecretKeyError]] = []
+            while True:
+                params = {"claim_provider": provider, "claim_now": now_ms()}
+                row = raw.one(_CLAIM, params)
+                if row is None:
+                    return None, skipped
+                try:
+                    return self._from_values(row), skipped
+                except SecretKeyError as exc:
+                    account = self._without_secrets(dict(zip(names, row, strict=True)))
+                    if any(account.id == seen.id for seen, _ in skipped):
+                        return None, skipped  # every candidate was tried once
+                    skipped.append((account, exc))
 
         # A prepared statement on the driver's connection (performance: issue 5, _raw.py).
-        return self._write_raw(work)
+        claimed, skipped = self._write_raw(work)
+        self._report_unreadable(skipped, on_unreadable)
+        return claimed
+
+    @staticmethod
+    def _report_unreadable(
+        skipped: Sequence[tuple[Account, SecretKeyError]],
+        on_unreadable: Callable[[Account, SecretKeyError], None] | None,
+    ) -> None:
+        for account, error in skipped:
+            log.warning(
+                "account %s (%s, %s) skipped by a claim: %s",
+                account.id,
+                account.email,
+                account.provider,
+                error,
+            )
+            if on_unreadable is not None:
+                on_unreadable(account, error)
 
     def mark_exhausted(self, id: str, until: datetime) -> Account:
         """Park the account until ``until`` (e.g. its usage-limit reset time)."""

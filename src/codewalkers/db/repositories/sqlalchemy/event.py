@@ -11,7 +11,8 @@ writes, so the lock is held briefly and never waited for while holding row locks
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from codewalkers.db import schema
 from codewalkers.db._validation import check_datetime, check_int, check_json, check_text
-from codewalkers.db.errors import ValidationError
+from codewalkers.db.errors import DatabaseError, DatabaseUnavailableError, ValidationError
 from codewalkers.db.records import Event
 from codewalkers.db.types import now_ms
 
@@ -130,6 +131,31 @@ class SqlEventRepository:
     def latest_seq(self) -> int:
         statement = select(func.coalesce(func.max(events.c.seq), 0))
         return int(self._db.run(lambda c: c.execute(statement).scalar_one(), write=False))
+
+    @contextmanager
+    def subscribe(self) -> Iterator[Callable[[float], Iterator[int]]]:
+        if self._db.dialect != "postgresql":
+            raise DatabaseError(
+                "only PostgreSQL notifies new events; on SQLite poll find_after() instead"
+            )
+        import psycopg
+
+        # A connection of its own, outside the pool: it stays LISTENing for as long as the
+        # subscriber lives, in autocommit (a notification is delivered between transactions).
+        url = self._db.engine.url.set(drivername="postgresql")
+        try:
+            with psycopg.connect(
+                url.render_as_string(hide_password=False), autocommit=True
+            ) as connection:
+                connection.execute(f"LISTEN {CHANNEL}")
+
+                def notifications(timeout: float) -> Iterator[int]:
+                    for notify in connection.notifies(timeout=timeout):
+                        yield int(notify.payload)
+
+                yield notifications
+        except psycopg.Error as exc:
+            raise DatabaseUnavailableError(f"listening for new events failed: {exc}") from exc
 
     def prune(self, older_than: datetime, keep_last: int) -> int:
         check_datetime("older_than", older_than)

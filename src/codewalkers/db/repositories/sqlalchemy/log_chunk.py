@@ -22,9 +22,18 @@ if TYPE_CHECKING:
 
 chunks = schema.agent_log_chunks
 
-# SQLite has no identity column: the insert numbers the row itself. Writers hold the
-# database's write lock (BEGIN IMMEDIATE), so no two rows get the same number.
-_NEXT_SEQ = select(func.coalesce(func.max(chunks.c.seq), 0) + 1).scalar_subquery()
+# SQLite has no identity column: the insert numbers the row itself, past the highest seq
+# present and the highest ever deleted (kept by a trigger, schema.agent_log_chunks_seq), so a
+# seq is never reused. Writers hold the write lock (BEGIN IMMEDIATE): no two rows get the
+# same number. (SQLite's max() of two arguments is the larger one.)
+_deleted = schema.agent_log_chunks_seq
+_NEXT_SEQ = (
+    func.max(
+        select(func.coalesce(func.max(chunks.c.seq), 0)).scalar_subquery(),
+        func.coalesce(select(_deleted.c.deleted_seq).scalar_subquery(), 0),
+    )
+    + 1
+)
 
 #: What an insert sends, in the order a row spells it (every row spells out every column).
 _FIELDS = ("id", "agent_id", "agent_name", "session_number", "content", "created_at")

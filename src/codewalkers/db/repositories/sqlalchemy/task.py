@@ -245,6 +245,20 @@ class SqlTaskRepository(SqlRepository[Task]):
         check_id(task_id, "task_id")
         return self._read(lambda c: self.edges.targets(c, task_id))
 
+    def find_dependencies_by_initiative_id(self, initiative_id: str) -> list[tuple[str, str]]:
+        """Every ``(task_id, depends_on_task_id)`` edge among the initiative's tasks, oldest
+        first (one query, however many tasks: what a whole-plan view needs).
+        """
+        check_id(initiative_id, "initiative_id")
+        edges = schema.task_dependencies
+        statement = (
+            select(edges.c.task_id, edges.c.depends_on_task_id)
+            .join(self.table, self.table.c.id == edges.c.task_id)
+            .where(self.table.c.initiative_id == initiative_id)
+            .order_by(edges.c.created_at, edges.c.id)
+        )
+        return self._read(lambda c: [(a, b) for a, b in c.execute(statement)])
+
     def get_dependents(self, task_id: str) -> list[str]:
         """Ids of the tasks that depend on ``task_id``."""
         check_id(task_id, "task_id")
