@@ -111,14 +111,17 @@ def coordinator(space: Workspace) -> Iterator[Server]:
 
 
 def kill_agents(space: Workspace) -> None:
-    """Whatever agent process a test left behind."""
+    """Whatever agent process a test left behind: the process group of every fake-agent
+    run (the runtime's shell wrapper leads it, so the group is not the agent's own pid)."""
     import signal
 
     for info in space.root.glob("agent-workdirs/*/.cw/output/cw-fake-runs.jsonl"):
         for line in info.read_text().splitlines():
             pid = json.loads(line)["pid"]
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+                group = os.getpgid(pid)
+                if group != os.getpgrp():
+                    os.killpg(group, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -180,6 +180,11 @@ def test_an_agents_output_appears_live_and_stop_and_resume_work(
     page.goto(coordinator.url + "/ui/agents?filter=crashed")
     expect(page.locator(".empty")).to_have_text("No crashed agents.")
 
+    # The resumed session hangs (its scenario's last step): stop it from its page again.
+    page.goto(coordinator.url + f"/ui/agents/{name}")
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("#agent-status")).to_have_text("stopped")
+
 
 def test_a_long_log_opens_windowed_and_pages_older_output_on_demand(
     space: Workspace, coordinator: Server, context: Any, tmp_path: Any
