@@ -15,7 +15,7 @@ from fastapi import FastAPI, Security
 from fastapi.middleware import Middleware
 
 from codewalkers.db import Database, head_revision
-from codewalkers.server import errors
+from codewalkers.server import dashboard, errors
 from codewalkers.server.auth import GuardMiddleware
 from codewalkers.server.errors import COMMON_RESPONSES
 from codewalkers.server.events import EventHub, EventSettings
@@ -54,6 +54,7 @@ def create_app(
     The app does not own ``db``: the caller closes it after the app has shut down.
     """
     hub = EventHub(db, events)
+    sessions = dashboard.DashboardSessions()
     started = time.monotonic()
 
     @asynccontextmanager
@@ -80,7 +81,9 @@ def create_app(
         version=codewalkers_version(),
         description="The coordination server of a Codewalkers workspace (docs/server-api.md).",
         lifespan=lifespan,
-        middleware=[Middleware(GuardMiddleware, token=token, allowed_hosts=allowed_hosts)],
+        middleware=[
+            Middleware(GuardMiddleware, token=token, allowed_hosts=allowed_hosts, sessions=sessions)
+        ],
     )
     app.state.db = db
     app.state.events = hub
@@ -120,6 +123,7 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router)
+    dashboard.install(app, sessions)
     return app
 
 

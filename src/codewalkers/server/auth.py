@@ -5,10 +5,17 @@ Every request except ``GET /health`` carries ``Authorization: Bearer <token>``; 
 comparison is constant-time. A ``Host`` header other than the bound address is refused
 (421), which defeats DNS rebinding: a web page cannot make the browser talk to the server
 under another name. There is deliberately no CORS middleware.
+
+The dashboard (``/``, ``/login``, ``/ui/...``; ``server/dashboard/``) is for browsers, which
+cannot send the token on a navigation: its pages need the session cookie that ``cw open``'s
+one-time login link opens instead, and its state-changing requests (anything but GET/HEAD)
+need an ``Origin`` header naming this very server (a page elsewhere cannot post a form here).
+The Host check applies to it all the same.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import secrets
@@ -16,13 +23,28 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codewalkers.server.dashboard.sessions import cookie_name
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from codewalkers.server.dashboard.sessions import DashboardSessions
 
 TOKEN_FILE = "api-token"
 
 #: Paths anyone on the allowed hosts may read without the token.
 OPEN_PATHS = frozenset({"/health"})
+
+#: The dashboard's login checks its one-time ticket itself; its assets are public.
+DASHBOARD_LOGIN = "/login"
+DASHBOARD_ASSETS = "/ui/static/"
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def is_dashboard_path(path: str) -> bool:
+    """Paths served to browsers with the session cookie instead of the token."""
+    return path in {"/", "/ui", "/login"} or path.startswith("/ui/")
+
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -83,10 +105,18 @@ class GuardMiddleware:
     event stream) pass through untouched.
     """
 
-    def __init__(self, app: ASGIApp, *, token: str, allowed_hosts: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: str,
+        allowed_hosts: Iterable[str],
+        sessions: DashboardSessions | None = None,
+    ) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
         self.allowed = frozenset(host.lower() for host in allowed_hosts)
+        self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,7 +127,13 @@ class GuardMiddleware:
         if host not in self.allowed:
             await _refuse(send, 421, "misdirected_request", f"host {host!r} is not served here")
             return
-        if scope["path"] not in OPEN_PATHS:
+        path = scope["path"]
+        if self.sessions is not None and is_dashboard_path(path):
+            refusal = self._dashboard_refusal(scope, headers, host)
+            if refusal is not None:
+                await _refuse_page(send, refusal[0], refusal[2])
+                return
+        elif path not in OPEN_PATHS:
             given = headers.get(b"authorization", b"")
             if not secrets.compare_digest(given, self.expected):
                 await _refuse(
@@ -109,6 +145,52 @@ class GuardMiddleware:
                 )
                 return
         await self.app(scope, receive, send)
+
+    def _dashboard_refusal(
+        self, scope: Scope, headers: dict[bytes, bytes], host: str
+    ) -> tuple[int, str, str] | None:
+        """Why a dashboard request is refused (status, code, one line), or ``None``."""
+        assert self.sessions is not None
+        path = scope["path"]
+        if scope["method"] not in SAFE_METHODS:
+            origin = headers.get(b"origin", b"").decode("latin-1").lower()
+            if origin != f"http://{host}":
+                return 403, "forbidden", "cross-origin request refused (Origin must be this server)"
+        if path == DASHBOARD_LOGIN or path.startswith(DASHBOARD_ASSETS):
+            return None
+        cookies = parse_cookies(headers.get(b"cookie", b"").decode("latin-1"))
+        if not self.sessions.valid(cookies.get(cookie_name(host))):
+            return 401, "unauthorized", "not signed in: run `cw open` for a login link"
+        return None
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """``"a=1; b=2"`` → ``{"a": "1", "b": "2"}`` (the first of repeated names wins)."""
+    cookies: dict[str, str] = {}
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name and name not in cookies:
+            cookies[name] = value.strip().strip('"')
+    return cookies
+
+
+async def _refuse_page(send: Send, status: int, line: str) -> None:
+    """A dashboard refusal: a small HTML page for a browser, the line in ``X-CW-Error``
+    for the dashboard's own script."""
+    text = html.escape(line)
+    body = (
+        '<!doctype html><meta charset="utf-8"><title>Codewalkers</title>'
+        '<link rel="stylesheet" href="/ui/static/dashboard.css">'
+        f'<main class="refused"><h1>Codewalkers</h1><p class="error-line">{text}</p></main>'
+    ).encode()
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-cw-error", line.encode("ascii", "replace")),
+        (b"cache-control", b"no-store"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _refuse(

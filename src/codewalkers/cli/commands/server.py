@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
     app.command("start", epilog="Example: cw start --port 3847 --detach")(start)
     app.command("stop", epilog="Example: cw stop")(stop)
     app.command("status", epilog="Example: cw status --json")(status)
+    from codewalkers.cli.commands import open as open_command
+
+    open_command.register(app)
 
 
 def start(

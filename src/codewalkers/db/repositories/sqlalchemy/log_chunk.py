@@ -168,6 +168,21 @@ class SqlLogChunkRepository(SqlRepository[LogChunk]):
             values["limit"] = check_int("limit", limit, (0, 2**31 - 1))
         return self._prepared_all(_by_agent(tuple(values)), values)
 
+    def find_latest_by_agent_id(
+        self, agent_id: str, *, before_seq: int | None = None, limit: int = 200
+    ) -> list[LogChunk]:
+        """The agent's newest ``limit`` chunks (older than ``before_seq`` when given), in
+        insertion order: a window on a long log, paged backwards, never the whole log.
+        """
+        check_id(agent_id, "agent_id")
+        limit = check_int("limit", limit, (0, 2**31 - 1))
+        statement = self._select().where(chunks.c.agent_id == agent_id)
+        if before_seq is not None:
+            before_seq = check_int("before_seq", before_seq, (0, 2**63 - 1))
+            statement = statement.where(chunks.c.seq < before_seq)
+        newest = self._fetch_all(statement.order_by(chunks.c.seq.desc()).limit(limit))
+        return newest[::-1]
+
     def delete_by_agent_id(self, agent_id: str) -> int:
         """Delete the agent's chunks; return how many."""
         check_id(agent_id, "agent_id")

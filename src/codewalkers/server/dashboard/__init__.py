@@ -1,0 +1,33 @@
+"""The web dashboard: server-rendered pages (Jinja2) kept live by htmx and its SSE
+extension over the event outbox, served by ``cw start`` on the API's origin.
+
+Every asset is package data (``static/``: htmx and htmx-ext-sse vendored at pinned
+versions, see ``static/vendor/VERSIONS``), so ``pip install`` needs no Node. Auth: see
+``sessions.py`` and ``server/auth.py``; what exists and what does not: ``docs/dashboard.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from codewalkers.server.dashboard.sessions import DashboardSessions
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def install(app: FastAPI, sessions: DashboardSessions) -> None:
+    """Serve the dashboard from ``app``: pages, static files, the ticket endpoint."""
+    # Imported here: `cw` commands import server.auth (hence this package) and should not
+    # pay for FastAPI and Jinja2 on every start.
+    from fastapi.staticfiles import StaticFiles
+
+    from codewalkers.server.dashboard.routes import STATIC_DIR, api, pages
+
+    app.state.dashboard_sessions = sessions
+    app.include_router(api)
+    app.include_router(pages)
+    app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
+
+
+__all__ = ["DashboardSessions", "install"]
