@@ -84,8 +84,10 @@ def kill_agents(space: Workspace) -> None:
     for info in space.root.glob("agent-workdirs/*/.cw/output/cw-fake-runs.jsonl"):
         for line in info.read_text().splitlines():
             pid = json.loads(line)["pid"]
+            # The agent is not its group's leader (the runtime's sh wrapper is): kill the
+            # group it is in, which holds the wrapper and any child.
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
 def plan(space: Workspace, remote: Remote, *descriptions: str) -> list[str]:
