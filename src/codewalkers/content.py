@@ -434,13 +434,21 @@ def _table_markdown(rows: list[Node]) -> str:
         grid.append(cells)
     if not grid:
         return ""
-    width = len(aligns)
-    delimiter = {None: "---", "left": ":--", "center": ":-:", "right": "--:"}
-    lines = ["| " + " | ".join(grid[0]) + " |"]
-    lines.append("| " + " | ".join(delimiter.get(a, "---") for a in aligns) + " |")
-    for cells in grid[1:]:
-        cells = (cells + [""] * width)[:width]
-        lines.append("| " + " | ".join(cells) + " |")
+    count = len(aligns)
+    grid = [(cells + [""] * count)[:count] for cells in grid]
+    # Columns padded to one width, as people write tables (narrow ones stay at 3).
+    widths = [max(3, *(len(cells[i]) for cells in grid)) for i in range(count)]
+
+    def rule(align: str | None, width: int) -> str:
+        left = ":" if align in ("left", "center") else "-"
+        right = ":" if align in ("right", "center") else "-"
+        return left + "-" * (width - 2) + right
+
+    def row(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    lines = [row(grid[0]), row([rule(a, w) for a, w in zip(aligns, widths, strict=True)])]
+    lines.extend(row(cells) for cells in grid[1:])
     return "\n".join(lines)
 
 
