@@ -423,9 +423,9 @@ def _fence(text: str, language: str) -> str:
 def _table_markdown(rows: list[Node]) -> str:
     grid: list[list[str]] = []
     aligns: list[str | None] = []
-    for row in rows:
+    for table_row in rows:
         cells = []
-        for cell in row.get("content") or []:
+        for cell in table_row.get("content") or []:
             paragraphs = cell.get("content") or []
             text = " ".join(_inlines(p.get("content") or [], table=True) for p in paragraphs)
             cells.append(text.replace("\n", " "))
@@ -444,11 +444,11 @@ def _table_markdown(rows: list[Node]) -> str:
         right = ":" if align in ("right", "center") else "-"
         return left + "-" * (width - 2) + right
 
-    def row(cells: list[str]) -> str:
+    def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
-    lines = [row(grid[0]), row([rule(a, w) for a, w in zip(aligns, widths, strict=True)])]
-    lines.extend(row(cells) for cells in grid[1:])
+    lines = [line(grid[0]), line([rule(a, w) for a, w in zip(aligns, widths, strict=True)])]
+    lines.extend(line(cells) for cells in grid[1:])
     return "\n".join(lines)
 
 
