@@ -25,7 +25,8 @@ footnotes and YAML front matter. What survives a round trip, and how it is store
 "Lossless" is checked as: :func:`render_html` of the original and of the round-tripped
 Markdown are equal, and a second round trip gives the same document and the same bytes
 (tests/content). The Markdown written is normalised: ``-`` bullets, ``*`` / ``**`` / ``~~``,
-fenced code, ATX headings (setext where a heading spans lines), escapes only where needed.
+fenced code, ATX headings (setext where a heading spans lines), padded tables, inline links,
+escapes only where needed. docs/pages.md says the same for people, with what is flattened.
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ def _block_node(node: SyntaxTreeNode, lines: list[str]) -> Node | None:
             "attrs": {"label": node.meta["label"]},
             "content": _blocks(node.children, lines),
         }
+    if node.map is not None:  # a block this module does not know: its source, as written
+        source = "\n".join(lines[node.map[0] : node.map[1]])
+        return {"type": "rawMarkdown", "attrs": {"kind": kind, "source": source}}
     return None
 
 
@@ -379,9 +383,10 @@ class _Writer:
             body = self.blocks(content, tight=tight)
             if content and content[0].get("type") == "horizontalRule" and marker == "-":
                 body = "***" + body[3:]  # "- ---" would be one thematic break
-            out.append(_indent(bullet, body, pad) if body else bullet.rstrip(" ") or bullet)
-            if not body and "[" in bullet:
-                out[-1] = bullet  # "- [ ] " needs its space to stay a task
+            if body:
+                out.append(_indent(bullet, body, pad))
+            else:  # an empty item; "- [ ] " keeps its space to stay a task
+                out.append(bullet if bullet.endswith("] ") else bullet.rstrip(" "))
         return ("\n" if tight else "\n\n").join(out)
 
 
@@ -476,12 +481,17 @@ def _inlines(nodes: list[Node], table: bool = False) -> str:
     delimiters: list[str] = []  # what opened each mark on the stack
     opening: list[int] = []  # where emphasis delimiters are in out
     closing: list[int] = []
+    bare: set[int] = set()  # where bare autolinks are in out
+    openings: list[int] = []  # where each mark on the stack was opened in out
+    pairs: dict[int, int] = {}  # opening delimiter -> its closing one, in out
 
     def close_to(depth: int) -> None:
         while len(stack) > depth:
             mark = stack.pop()
             delimiter = delimiters.pop()
+            opened_at = openings.pop()
             if delimiter != "]":
+                pairs[opened_at] = len(out)
                 closing.append(len(out))
             out.append(_close_mark(mark) if delimiter == "]" else delimiter)
 
@@ -498,6 +508,8 @@ def _inlines(nodes: list[Node], table: bool = False) -> str:
                 before = next((part for part in reversed(out) if part), "")[-1:]
                 autolink = _autolink(node, mark, marks, following, before)
                 if autolink is not None:
+                    if not autolink.startswith("<"):
+                        bare.add(len(out))
                     out.append(autolink)
                     break
             if mark.get("type") == "link":
@@ -521,6 +533,7 @@ def _inlines(nodes: list[Node], table: bool = False) -> str:
                 opening.append(len(out))
                 out.append(delimiter)
                 delimiters.append(delimiter)
+            openings.append(len(out) - 1)
             stack.append(mark)
         else:
             at_line_start = not any(out) or out[-1].endswith("\n")
@@ -528,19 +541,42 @@ def _inlines(nodes: list[Node], table: bool = False) -> str:
             continue
         # The node went out as an autolink.
     close_to(0)
-    _keep_flanking(out, opening, closing)
+    _keep_flanking(out, opening, closing, bare, pairs)
     return "".join(out)
 
 
-def _keep_flanking(out: list[str], opening: list[int], closing: list[int]) -> None:
+def _keep_flanking(
+    out: list[str], opening: list[int], closing: list[int], bare: set[int], pairs: dict[int, int]
+) -> None:
     """An emphasis delimiter between a letter and punctuation cannot open or close
     (``a*:*``, ``*:*a``), nor one next to a space inside (``* a*``), as CommonMark's flanking
     rules say. Escapes, autolinks and flattened marks can put it there; writing that
-    character as a character reference (``&#97;*:*``) lets it work.
+    character as a character reference (``&#97;*:*``) lets it work; a bare autolink there
+    is written ``<https://…>`` instead.
     """
+
+    def _as_reference(out: list[str], index: int, position: int) -> None:
+        if index in bare:
+            out[index] = f"<{out[index]}>"
+            bare.discard(index)
+        else:
+            _char_reference(out, index, position)
+
     for index in opening:
         before = _neighbour(out, index, -1)
         after = _neighbour(out, index, 1)
+        if (
+            out[index][0] == "*"
+            and before
+            and after
+            and _is_punctuation(before[1])
+            and _is_punctuation(after[1])
+            and index in pairs
+        ):
+            # Between two punctuation characters "*" could also close an earlier "*";
+            # "_" runs only pair with "_" runs.
+            out[index] = out[index].replace("*", "_")
+            out[pairs[index]] = out[pairs[index]].replace("*", "_")
         if after and after[1].isspace():  # emphasis cannot start with a space
             _as_reference(out, after[0], 0)
             after = _neighbour(out, index, 1)
@@ -576,7 +612,7 @@ def _neighbour(out: list[str], index: int, step: int) -> tuple[int, str] | None:
     return None
 
 
-def _as_reference(out: list[str], index: int, position: int) -> None:
+def _char_reference(out: list[str], index: int, position: int) -> None:
     text = out[index]
     char = text[position]
     reference = f"&#{ord(char)};"

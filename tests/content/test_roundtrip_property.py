@@ -197,7 +197,13 @@ def documents(draw: st.DrawFn) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: CI runs the same examples every time (CW_HYPOTHESIS_EXAMPLES=2000 explores).
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(documents())
 def test_generated_documents_round_trip(md0: str) -> None:
     d1 = markdown_to_tiptap(md0)
