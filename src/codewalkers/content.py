@@ -303,7 +303,7 @@ def tiptap_to_markdown(doc: Node | None) -> str:
     return text.strip("\n") + "\n" if text.strip() else ""
 
 
-_THEMATIC_BREAK = re.compile(r" {0,3}([-*_])( *\1){2,} *$")
+_INLINE_TYPES = {"text", "hardBreak", "image", "rawInline", "footnoteReference"}
 
 
 class _Writer:
@@ -323,11 +323,14 @@ class _Writer:
             elif kind == "orderedList":
                 same = previous[0] == "orderedList" and previous[1] == "."
                 marker = ")" if same else "."
+            text = self.block(node, marker)
+            if not text:
+                continue  # an empty paragraph, or a node with nothing to write
             if parts:
                 # Only a blank line ends an HTML block.
                 loose = not tight or previous[0] == "rawMarkdown"
                 parts.append("\n\n" if loose else "\n")
-            parts.append(self.block(node, marker))
+            parts.append(text)
             previous = (kind, marker)
         return "".join(parts)
 
@@ -356,6 +359,8 @@ class _Writer:
         if kind == "footnoteDefinition":
             inner = self.blocks(children, tight=False)
             return _indent(f"[^{attrs.get('label', '')}]: ", inner, "    ").rstrip(" ")
+        if kind != "paragraph" and any(c.get("type") not in _INLINE_TYPES for c in children):
+            return self.blocks(children, tight=False)  # a block node from another editor
         return _inlines(children)
 
     def list(self, node: Node, marker: str) -> str:
@@ -490,7 +495,7 @@ def _inlines(nodes: list[Node], table: bool = False) -> str:
             mark = stack.pop()
             delimiter = delimiters.pop()
             opened_at = openings.pop()
-            if delimiter != "]":
+            if delimiter not in ("]", ""):  # "": a mark Markdown has no syntax for
                 pairs[opened_at] = len(out)
                 closing.append(len(out))
             out.append(_close_mark(mark) if delimiter == "]" else delimiter)
@@ -530,7 +535,8 @@ def _inlines(nodes: list[Node], table: bool = False) -> str:
                 elif closing and closing[-1] == len(out) - 1 and out[-1][0] == delimiter[0]:
                     # "*a***b**" would run the two together: "*a*__b__".
                     delimiter = delimiter.replace("*", "_")
-                opening.append(len(out))
+                if delimiter:
+                    opening.append(len(out))
                 out.append(delimiter)
                 delimiters.append(delimiter)
             openings.append(len(out) - 1)
@@ -572,6 +578,8 @@ def _keep_flanking(
             and _is_punctuation(before[1])
             and _is_punctuation(after[1])
             and index in pairs
+            and before[1] != "_"
+            and (_neighbour(out, pairs[index], 1) or (0, ""))[1] != "_"
         ):
             # Between two punctuation characters "*" could also close an earlier "*";
             # "_" runs only pair with "_" runs.
