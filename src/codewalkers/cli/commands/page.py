@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -167,8 +168,7 @@ def edit(id: Id, json_output: JsonOption = False) -> None:
                     f"your text is in {path}"
                 )
             page = pages.update_page(db, page.id, markdown=after)
-    path.unlink()
-    folder.rmdir()
+    shutil.rmtree(folder, ignore_errors=True)  # with any backup files the editor left
     emit(
         {**plain(page), "changed": changed},
         json_output,
