@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +16,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from codewalkers.cli._common import (
+    CliError,
     JsonOption,
     console,
     database,
@@ -17,9 +24,10 @@ from codewalkers.cli._common import (
     ok,
     plain,
     read_text_file,
+    settings,
     show_record,
 )
-from codewalkers.content import tiptap_to_markdown
+from codewalkers.content import markdown_to_tiptap, tiptap_to_markdown
 from codewalkers.services import pages, plan
 from codewalkers.services.pages import PageNode
 
@@ -30,7 +38,20 @@ app = typer.Typer(help="Pages: an initiative's documents, a tree under one root 
 
 Id = Annotated[str, typer.Argument(help="The page's id.")]
 Initiative = Annotated[str, typer.Option("--initiative", help="The initiative's id.")]
-Content = Annotated[Path | None, typer.Option(help="A Markdown file with the page's content.")]
+Content = Annotated[
+    Path | None,
+    typer.Option(help="A Markdown file with the page's content; - reads standard input."),
+]
+
+
+def _read_content(path: Path | None) -> str | None:
+    """The Markdown of ``--content``: a file, or standard input for ``-``."""
+    if path is not None and str(path) == "-":
+        try:
+            return sys.stdin.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read content from standard input: {exc}") from exc
+    return read_text_file(path, "content")
 
 
 @app.command(
@@ -48,7 +69,7 @@ def create(
     json_output: JsonOption = False,
 ) -> None:
     """Create a page, under the initiative's root page unless --parent says otherwise."""
-    markdown = read_text_file(content, "content")
+    markdown = _read_content(content)
     with database() as db:
         page = pages.create_page(db, initiative, title, markdown, parent_page_id=parent)
     emit(page, json_output, lambda: ok(f"created page {page.id} {page.title}"))
@@ -89,12 +110,28 @@ def _add_children(tree: Tree, nodes: list[PageNode]) -> None:
         _add_children(tree.add(_label(node)), node.children)
 
 
-@app.command("get", context_settings=ID_ARGS, epilog="Example: cw page get Pg1...")
-def get(id: Id, json_output: JsonOption = False) -> None:
+@app.command(
+    "get",
+    context_settings=ID_ARGS,
+    epilog="Example: cw page get Pg1... --markdown > page.md",
+)
+def get(
+    id: Id,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print only the page's Markdown, nothing else.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
     """Show a page and its content as Markdown."""
+    if markdown and (json_output or settings.json):
+        raise CliError("--markdown and --json cannot be used together")
     with database() as db:
         page = plan.get_or_raise(db.pages, id, "page")
-    data = {**plain(page), "content_markdown": tiptap_to_markdown(page.content)}
+    text = tiptap_to_markdown(page.content)
+    if markdown:
+        sys.stdout.write(text)  # byte for byte: no styling, no wrapping
+        return
+    data = {**plain(page), "content_markdown": text}
 
     def human() -> None:
         show_record({k: v for k, v in data.items() if k not in ("content", "content_markdown")})
@@ -106,9 +143,59 @@ def get(id: Id, json_output: JsonOption = False) -> None:
 
 
 @app.command(
+    "edit",
+    context_settings=ID_ARGS,
+    epilog="Example: cw page edit Pg1...  (EDITOR=nano to choose the editor)",
+)
+def edit(id: Id, json_output: JsonOption = False) -> None:
+    """Edit a page's content as Markdown in $VISUAL or $EDITOR (else vi); it is saved only if
+    it changed. If the page changed meanwhile, nothing is saved and the file is kept."""
+    with database() as db:
+        page = plan.get_or_raise(db.pages, id, "page")
+    before = tiptap_to_markdown(page.content)
+    folder = Path(tempfile.mkdtemp(prefix="cw-page-"))
+    path = folder / f"{page.id}.md"
+    path.write_text(before, encoding="utf-8")
+    _run_editor(path)
+    after = read_text_file(path, "edited") or ""
+    changed = markdown_to_tiptap(after) != markdown_to_tiptap(before)
+    if changed:
+        with database() as db:
+            current = plan.get_or_raise(db.pages, id, "page")
+            if current.content != page.content:
+                raise CliError(
+                    f"page {page.id} changed while you were editing; nothing saved, "
+                    f"your text is in {path}"
+                )
+            page = pages.update_page(db, page.id, markdown=after)
+    shutil.rmtree(folder, ignore_errors=True)  # with any backup files the editor left
+    emit(
+        {**plain(page), "changed": changed},
+        json_output,
+        lambda: ok(f"updated page {page.id}" if changed else f"page {page.id} unchanged"),
+    )
+
+
+def _run_editor(path: Path) -> None:
+    """Run the person's editor on ``path`` and wait for it (``$VISUAL``, ``$EDITOR``, vi)."""
+    command = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    argv = [*shlex.split(command), str(path)]
+    try:
+        done = subprocess.run(argv, check=False)
+    except OSError as exc:
+        raise CliError(f"cannot run editor {command!r}: {exc}; nothing saved") from exc
+    if done.returncode != 0:
+        raise CliError(
+            f"editor {command!r} exited with {done.returncode}; nothing saved, "
+            f"your text is in {path}"
+        )
+
+
+@app.command(
     "update",
     context_settings=ID_ARGS,
-    epilog='Example: cw page update Pg1... --title "Architecture v2" --content arch.md',
+    epilog="Example: cw page get Pg1... --markdown | sed s/v1/v2/"
+    " | cw page update Pg1... --content -",
 )
 def update(
     id: Id,
@@ -118,7 +205,7 @@ def update(
     json_output: JsonOption = False,
 ) -> None:
     """Change a page's title, content or parent."""
-    markdown = read_text_file(content, "content")
+    markdown = _read_content(content)
     with database() as db:
         page = pages.update_page(db, id, title=title, markdown=markdown, parent_page_id=parent)
     emit(page, json_output, lambda: ok(f"updated page {page.id}"))
