@@ -367,6 +367,7 @@ class Bench:
     results: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     spawn_estimate: float = 0.5
+    profile: Path | None = None
 
     # 1. spawn ---------------------------------------------------------------------------
 
@@ -475,7 +476,8 @@ class Bench:
                 agents[agent["id"]] = agent["name"]
             late = max(0.0, time.time() - gate)
             pids = [a["pid"] for a in coordinator.get("/agents") if a["id"] in agents and a["pid"]]
-            procs = [psutil.Process(pid) for pid in pids]
+            # Each agent runs under a /bin/sh wrapper that records its exit: count both.
+            procs = [p for pid in pids for p in _with_children(pid)]
             # Idle: every agent spawned and sleeping until the gate.
             idle_cpu = idle_seconds = 0.0
             if gate - time.time() > 0.7:
@@ -487,6 +489,15 @@ class Bench:
             # Writing: the middle of the print window.
             time.sleep(max(0.0, gate + 0.5 - time.time()))
             window = max(0.5, lines / RATE - 1.5)
+            profiler = None
+            if self.profile is not None and count == max(self.s.agent_counts):
+                # py-spy over the writing window, collapsed stacks (flamegraph.pl input).
+                profiler = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+                     str(coordinator.pid), "--duration", str(int(window)), "--format", "raw",
+                     "--threads", "--output", str(self.profile), "--nonblocking"],
+                    stdout=subprocess.DEVNULL,
+                )
             t0, c0 = time.monotonic(), coordinator.cpu()
             a0 = _cpu_of(procs)
             rss_peak = coordinator.rss()
@@ -494,6 +505,8 @@ class Bench:
             while time.monotonic() < end:
                 time.sleep(0.25)
                 rss_peak = max(rss_peak, coordinator.rss())
+            if profiler is not None:
+                profiler.wait(60)
             write_seconds = time.monotonic() - t0
             write_cpu = coordinator.cpu() - c0
             agents_cpu = _cpu_of(procs) - a0
@@ -507,7 +520,8 @@ class Bench:
             if stream.error is not None:
                 raise RuntimeError(f"/events stream failed: {stream.error!r}")
             coordinator.wait_agents_ended(list(agents.values()))
-            latencies, check, rate = _check_lines(stream.events, agents, lines)
+            stored: list[float] = []
+            latencies, check, rate = _check_lines(stream.events, agents, lines, stored)
         finally:
             stream.close()
         if check != "ok":
@@ -527,6 +541,10 @@ class Bench:
                 "max": round(max(latencies, default=float("nan")) * 1e3, 1),
                 "mean": round(statistics.fmean(latencies) * 1e3, 1) if latencies else None,
             },
+            "write_to_stored_ms": {
+                "p50": round(percentile(stored, 50) * 1e3, 1),
+                "p99": round(percentile(stored, 99) * 1e3, 1),
+            },
             "check": check,
             "spawns_late_by_s": round(late, 2),
             "coordinator_cores_writing": round(cores_write, 3),
@@ -544,7 +562,8 @@ class Bench:
         idle = "-" if cores_idle is None else f"{cores_idle:.3f}"
         print(
             f"2  output, {count:>3} agents x {rate:5.1f} lines/s   p50 {fmt(p50):>9}  "
-            f"p99 {fmt(p99):>9}  ({len(latencies)} lines, {check})",
+            f"p99 {fmt(p99):>9}  (stored p50 {fmt(percentile(stored, 50))} "
+            f"p99 {fmt(percentile(stored, 99))}; {len(latencies)} lines, {check})",
             flush=True,
         )
         print(
@@ -766,6 +785,14 @@ class Bench:
         }
 
 
+def _with_children(pid: int) -> list[psutil.Process]:
+    try:
+        proc = psutil.Process(pid)
+        return [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 def _cpu_of(procs: list[psutil.Process]) -> float:
     total = 0.0
     for proc in procs:
@@ -778,10 +805,14 @@ def _cpu_of(procs: list[psutil.Process]) -> float:
 
 
 def _check_lines(
-    events: list[tuple[float, dict[str, Any]]], agents: dict[str, str], lines: int
+    events: list[tuple[float, dict[str, Any]]],
+    agents: dict[str, str],
+    lines: int,
+    stored: list[float],
 ) -> tuple[list[float], str, float]:
-    """Latencies of every stamped line; "ok" when each agent's lines 1..N came once, in
-    order; the measured print rate per agent (lines/s)."""
+    """Latencies of every stamped line (and, into ``stored``, from the write to the log
+    chunk's ``created_at``); "ok" when each agent's lines 1..N came once, in order; the
+    measured print rate per agent (lines/s)."""
     latencies: list[float] = []
     seen: dict[str, list[int]] = {agent: [] for agent in agents}
     first: dict[str, float] = {}
@@ -790,12 +821,16 @@ def _check_lines(
         agent = event["payload"].get("agent_id")
         if agent not in seen:
             continue
+        created = event["payload"].get("created_at")
+        stored_at = datetime.fromisoformat(created).timestamp() if created else None
         for number, of, stamp in STAMPED.findall(event["payload"]["content"]):
             if int(of) != lines:
                 continue
             written = float(stamp)
             seen[agent].append(int(number))
             latencies.append(arrived - written)
+            if stored_at is not None:
+                stored.append(stored_at - written)
             first.setdefault(agent, written)
             last[agent] = written
     problems = []
@@ -868,6 +903,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=lambda text: [int(n) for n in text.split(",")],
         help="agent counts for the output path (default 1,10,50,100; quick 1,10)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy the coordinator while the most agents write (collapsed stacks to this file)",
+    )
     parser.add_argument("--only", help="comma-separated cases: spawn,output,planning,dispatch,merge")
     return parser.parse_args(argv)
 
@@ -883,7 +923,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CW_")}
     env.update(GIT_CONFIG_GLOBAL=str(gitconfig), GIT_CONFIG_NOSYSTEM="1", **IDENTITY)
     os.environ.update(GIT_CONFIG_GLOBAL=str(gitconfig), GIT_CONFIG_NOSYSTEM="1", **IDENTITY)
-    bench = Bench(settings, work, env)
+    bench = Bench(settings, work, env, profile=args.profile)
     mode = "quick" if settings.quick else "full"
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"Codewalkers agents benchmark ({mode}; load average {load}; {os.cpu_count()} CPUs)")

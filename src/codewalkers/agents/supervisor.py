@@ -11,6 +11,11 @@ the listener stores with the output in one transaction: after a coordinator rest
 file is followed again from exactly there, so no line is lost or stored twice. Only
 complete lines are handed on; a partial line waits for its newline (or for the process to
 end, or for ``max_chunk_chars`` to be exceeded).
+
+A pass reads what every file gained since the last one, then the thread waits
+``poll_interval`` unless a file holds more than one read: a busy agent's lines reach the
+database in one transaction per interval, not one per line (the supervisor's CPU grows with
+the number of agents, not with the lines they write).
 """
 
 from __future__ import annotations
@@ -120,6 +125,8 @@ class Supervisor:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_tick = 0.0
+        #: A file had more than one pass may read (``READ_BYTES``): look again at once.
+        self._backlog = False
 
     # -- control ---------------------------------------------------------------------------
 
@@ -174,9 +181,9 @@ class Supervisor:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            busy = False
+            self._backlog = False
             try:
-                busy = self.pass_once()
+                self.pass_once()
             except Exception:  # the supervisor must outlive any one agent's trouble
                 log.exception("supervisor pass failed")
             now = self._clock()
@@ -186,7 +193,7 @@ class Supervisor:
                     self._listener.on_tick()
                 except Exception:
                     log.exception("supervisor maintenance failed")
-            if not busy:
+            if not self._backlog:
                 self._wake.wait(self._settings.poll_interval)
                 self._wake.clear()
 
@@ -214,6 +221,7 @@ class Supervisor:
                 return True
             # More may remain beyond READ_BYTES: drain before reporting the exit.
             if self._pending_bytes(run) > 0:
+                self._backlog = True
                 return True
         if exited:
             with self._lock:
@@ -247,6 +255,8 @@ class Supervisor:
                 data = handle.read(READ_BYTES)
         except FileNotFoundError:
             data = b""
+        if len(data) >= READ_BYTES:
+            self._backlog = True  # a file that grows faster than one read per pass
         buffer = run._partial + data
         if not buffer:
             return None
