@@ -356,6 +356,46 @@ class EventClient:
         self._client.close()
 
 
+class FileTail:
+    """The output path's floor: a bare poller of the agents' output files at the
+    supervisor's interval (no database, no HTTP), timing each stamped line as it sees it."""
+
+    def __init__(self, directories: list[Path], interval: float = 0.1) -> None:
+        self.latencies: list[float] = []
+        self._offsets: dict[Path, int] = {}
+        self._partial: dict[Path, bytes] = {}
+        self._directories = directories
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for directory in self._directories:
+                for path in directory.glob("*"):
+                    self._read(path)
+            self._stop.wait(self._interval)
+
+    def _read(self, path: Path) -> None:
+        with path.open("rb") as handle:
+            handle.seek(self._offsets.get(path, 0))
+            data = handle.read()
+        if not data:
+            return
+        seen = time.time()
+        self._offsets[path] = self._offsets.get(path, 0) + len(data)
+        buffer = self._partial.get(path, b"") + data
+        cut = buffer.rfind(b"\n") + 1
+        self._partial[path] = buffer[cut:]
+        for _number, _of, stamp in STAMPED.findall(buffer[:cut].decode("utf-8", "replace")):
+            self.latencies.append(seen - float(stamp))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
 # --- the benchmark ------------------------------------------------------------------------
 
 
@@ -475,6 +515,9 @@ class Bench:
                 agent = coordinator.post("/agents", {"task_id": task})
                 agents[agent["id"]] = agent["name"]
             late = max(0.0, time.time() - gate)
+            tail = FileTail(
+                [coordinator.root / ".cw" / "agent-logs" / name for name in agents.values()]
+            )
             pids = [a["pid"] for a in coordinator.get("/agents") if a["id"] in agents and a["pid"]]
             # Each agent runs under a /bin/sh wrapper that records its exit: count both.
             procs = [p for pid in pids for p in _with_children(pid)]
@@ -520,6 +563,8 @@ class Bench:
             if stream.error is not None:
                 raise RuntimeError(f"/events stream failed: {stream.error!r}")
             coordinator.wait_agents_ended(list(agents.values()))
+            tail.close()
+            floor = tail.latencies
             stored: list[float] = []
             latencies, check, rate = _check_lines(stream.events, agents, lines, stored)
         finally:
@@ -540,6 +585,11 @@ class Bench:
                 "p99": round(p99 * 1e3, 1),
                 "max": round(max(latencies, default=float("nan")) * 1e3, 1),
                 "mean": round(statistics.fmean(latencies) * 1e3, 1) if latencies else None,
+            },
+            "floor_file_poll_ms": {
+                "p50": round(percentile(floor, 50) * 1e3, 1),
+                "p99": round(percentile(floor, 99) * 1e3, 1),
+                "lines": len(floor),
             },
             "write_to_stored_ms": {
                 "p50": round(percentile(stored, 50) * 1e3, 1),
@@ -563,7 +613,8 @@ class Bench:
         print(
             f"2  output, {count:>3} agents x {rate:5.1f} lines/s   p50 {fmt(p50):>9}  "
             f"p99 {fmt(p99):>9}  (stored p50 {fmt(percentile(stored, 50))} "
-            f"p99 {fmt(percentile(stored, 99))}; {len(latencies)} lines, {check})",
+            f"p99 {fmt(percentile(stored, 99))}; floor p50 {fmt(percentile(floor, 50))} "
+            f"p99 {fmt(percentile(floor, 99))}; {len(latencies)} lines, {check})",
             flush=True,
         )
         print(
