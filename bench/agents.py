@@ -542,7 +542,8 @@ class Bench:
                     stdout=subprocess.DEVNULL,
                 )
             t0, c0 = time.monotonic(), coordinator.cpu()
-            a0 = _cpu_of(procs)
+            known: dict[int, float] = {}
+            a0 = _cpu_of(procs, known)
             rss_peak = coordinator.rss()
             end = t0 + window
             while time.monotonic() < end:
@@ -552,7 +553,7 @@ class Bench:
                 profiler.wait(60)
             write_seconds = time.monotonic() - t0
             write_cpu = coordinator.cpu() - c0
-            agents_cpu = _cpu_of(procs) - a0
+            agents_cpu = _cpu_of(procs, known) - a0
 
             def all_in(events: list[tuple[float, dict[str, Any]]]) -> bool:
                 return sum(len(STAMPED.findall(e["payload"]["content"])) for _, e in events) >= (
@@ -844,15 +845,15 @@ def _with_children(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _cpu_of(procs: list[psutil.Process]) -> float:
-    total = 0.0
+def _cpu_of(procs: list[psutil.Process], known: dict[int, float]) -> float:
+    """CPU seconds of ``procs`` so far; a process that ended counts with its last figure."""
     for proc in procs:
         try:
             times = proc.cpu_times()
-            total += times.user + times.system
+            known[proc.pid] = times.user + times.system
         except psutil.Error:
             continue
-    return total
+    return sum(known.get(proc.pid, 0.0) for proc in procs)
 
 
 def _check_lines(

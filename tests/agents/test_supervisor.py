@@ -20,10 +20,17 @@ class Recorder:
     def __init__(self) -> None:
         self.batches: dict[str, list[list[str]]] = {}
         self.exits = 0
+        self.passes = 0  # calls of on_outputs: one transaction each
 
     def on_output(self, run: AgentRun, batch: OutputBatch) -> None:
         time.sleep(0.001)
         self.batches.setdefault(run.agent_id, []).append(batch.lines)
+
+    def on_outputs(self, batches: list[tuple[AgentRun, OutputBatch]]) -> None:
+        time.sleep(0.001)
+        self.passes += 1
+        for run, batch in batches:
+            self.batches.setdefault(run.agent_id, []).append(batch.lines)
 
     def on_exit(self, run: AgentRun, exit_code: int | None) -> None:
         self.exits += 1
@@ -96,6 +103,8 @@ def test_chatty_agents_are_read_once_per_poll_interval_not_once_per_line(
     batches = sum(len(b) for b in listener.batches.values())
     # About 10 agents x 10 intervals; reading as fast as lines come would be ~1,000.
     assert batches <= 300, batches
+    # All agents' batches of one pass are stored together (one transaction).
+    assert listener.passes <= 40, listener.passes
 
 
 def test_a_file_larger_than_one_read_is_drained_without_waiting(

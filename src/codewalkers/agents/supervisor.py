@@ -91,6 +91,10 @@ class Listener(Protocol):
         """Store the batch (and ``batch.end_offset``) durably; raise to have it offered
         again on the next pass."""
 
+    def on_outputs(self, batches: list[tuple[AgentRun, OutputBatch]]) -> None:
+        """Store several runs' batches at once (all or none); raise to have each offered
+        alone to :meth:`on_output`."""
+
     def on_exit(self, run: AgentRun, exit_code: int | None) -> None:
         """The process ended and all its output was handed on."""
 
@@ -198,20 +202,41 @@ class Supervisor:
                 self._wake.clear()
 
     def pass_once(self) -> bool:
-        """One look at every run; returns whether anything was read."""
-        busy = False
+        """One look at every run; returns whether anything was read.
+
+        Every file is read first, then what they held is handed on in one call
+        (``on_outputs``: one transaction for all agents, not one each); should that call
+        fail, each run's batch is offered alone, as ``on_output``.
+        """
+        reads: list[tuple[AgentRun, bool, OutputBatch | None]] = []
         for run in self.runs():
             try:
-                busy = self._follow(run) or busy
+                exited = run.has_exited()  # before reading: output written before the exit
+                reads.append((run, exited, self._read(run, final=exited)))
+            except Exception:
+                log.exception("reading agent %s's output failed; will try again", run.name)
+        batches = [(run, batch) for run, _, batch in reads if batch is not None]
+        stored = False
+        if len(batches) > 1:
+            try:
+                self._listener.on_outputs(batches)
+                stored = True
+            except Exception:
+                log.exception("storing %d agents' output at once failed", len(batches))
+        busy = False
+        for run, exited, batch in reads:
+            try:
+                busy = self._follow(run, exited, batch, stored=stored) or busy
             except Exception:
                 log.exception("following agent %s failed; will try again", run.name)
         return busy
 
-    def _follow(self, run: AgentRun) -> bool:
-        exited = run.has_exited()  # before reading: output written before the exit is seen
-        batch = self._read(run, final=exited)
+    def _follow(
+        self, run: AgentRun, exited: bool, batch: OutputBatch | None, *, stored: bool
+    ) -> bool:
         if batch is not None:
-            self._listener.on_output(run, batch)
+            if not stored:
+                self._listener.on_output(run, batch)
             run.offset = batch.end_offset
             run.last_activity = self._clock()
             for event in batch.events:
