@@ -478,6 +478,18 @@ class Bench:
             api: list[float] = []
             hand: list[float] = []
             fetched: list[float] = []
+            profiler = None
+            if self.profile is not None:
+                # Wall-clock samples (--idle: waiting on git counts) over the rounds.
+                profiler = subprocess.Popen(
+                    [
+                        *_py_spy(coordinator.pid, int(self.s.rounds * 1.5) + 1),
+                        "--idle",
+                        "--output",
+                        str(self.profile.with_suffix(f".spawn-{files}.txt")),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                )
             for r in range(self.s.rounds):
                 sides = ("api", "hand", "fetch")
                 for side in sides if r % 2 == 0 else sides[::-1]:
@@ -488,6 +500,8 @@ class Bench:
                     else:
                         fetched.append(by_hand(fetch=True))
                     time.sleep(0.2)
+            if profiler is not None:
+                profiler.wait(60)
             coordinator.wait_agents_ended(names)
             for proc in started:
                 proc.wait(30)
@@ -567,20 +581,7 @@ class Bench:
             if self.profile is not None and count == max(self.s.agent_counts):
                 # py-spy over the writing window, collapsed stacks (flamegraph.pl input).
                 profiler = subprocess.Popen(
-                    [
-                        str(Path(sys.executable).parent / "py-spy"),
-                        "record",
-                        "--pid",
-                        str(coordinator.pid),
-                        "--duration",
-                        str(int(window)),
-                        "--format",
-                        "raw",
-                        "--threads",
-                        "--output",
-                        str(self.profile),
-                        "--nonblocking",
-                    ],
+                    [*_py_spy(coordinator.pid, int(window)), "--output", str(self.profile)],
                     stdout=subprocess.DEVNULL,
                 )
             t0, c0 = time.monotonic(), coordinator.cpu()
@@ -880,6 +881,15 @@ class Bench:
             "floor_us": floor_t.as_dict(),
             "ratio": round(ratio, 2),
         }
+
+
+def _py_spy(pid: int, seconds: int) -> list[str]:
+    """``py-spy record`` of ``pid`` for ``seconds``, collapsed stacks per thread."""
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    return [
+        *(py_spy, "record", "--pid", str(pid), "--duration", str(seconds)),
+        *("--format", "raw", "--threads", "--nonblocking"),
+    ]
 
 
 def _with_children(pid: int) -> list[psutil.Process]:
