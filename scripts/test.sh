@@ -65,4 +65,11 @@ if [[ -f bench/run.py ]]; then
     .venv/bin/python bench/run.py --quick
 fi
 
+# Running agents through a real coordinator: reports its targets without failing on them,
+# fails on an error or a lost, duplicated or reordered line of output.
+if [[ -f bench/agents.py ]]; then
+    header "bench/agents.py --quick"
+    .venv/bin/python bench/agents.py --quick
+fi
+
 header "all checks passed"

@@ -222,6 +222,17 @@ def test_scenario_from_env_file_and_print_lines(agent: Agent, tmp_path: Path) ->
     assert "line 3 of 3" in texts
 
 
+def test_stamped_print_lines_carry_the_time_of_their_write(agent: Agent) -> None:
+    agent.scenario([{"print": {"lines": 2, "rate": 1000, "stamp": True}}, {"done": "printed"}])
+    before = time.time()
+    code, events, _ = agent.run()
+    after = time.time()
+    assert code == 0
+    stamped = [getattr(e, "text", "") for e in events if "line " in getattr(e, "text", "")]
+    assert [text.split(" at ")[0] for text in stamped] == ["line 1 of 2", "line 2 of 2"]
+    assert all(before <= float(text.split(" at ")[1]) <= after for text in stamped)
+
+
 def test_stream_json_without_verbose_fails_like_claude(agent: Agent) -> None:
     done = subprocess.run(
         [

@@ -212,6 +212,7 @@ def _check(kind: str, arg: Any) -> None:
                 isinstance(arg.get("rate", 0), number) and arg.get("rate", 0) >= 0,
                 "rate is lines per second",
             )
+            need(isinstance(arg.get("stamp", False), bool), "stamp is true or false")
         else:
             need(
                 isinstance(arg, int) and not isinstance(arg, bool) and arg >= 0,
@@ -643,8 +644,10 @@ class Run:
 
     def step_print(self, arg: Any, index: int) -> None:
         lines, rate = (arg["lines"], arg.get("rate", 0)) if isinstance(arg, dict) else (arg, 0)
+        stamp = isinstance(arg, dict) and arg.get("stamp") is True
         for number in range(1, lines + 1):
-            self.say(f"line {number} of {lines}")
+            # ``stamp``: the wall-clock time of the write, for latency benchmarks.
+            self.say(f"line {number} of {lines}" + (f" at {time.time():.6f}" if stamp else ""))
             if rate:
                 time.sleep(1 / rate)
         self.completed(index)

@@ -11,6 +11,11 @@ the listener stores with the output in one transaction: after a coordinator rest
 file is followed again from exactly there, so no line is lost or stored twice. Only
 complete lines are handed on; a partial line waits for its newline (or for the process to
 end, or for ``max_chunk_chars`` to be exceeded).
+
+A pass reads what every file gained since the last one, then the thread waits
+``poll_interval`` unless a file holds more than one read: a busy agent's lines reach the
+database in one transaction per interval, not one per line (the supervisor's CPU grows with
+the number of agents, not with the lines they write).
 """
 
 from __future__ import annotations
@@ -86,6 +91,10 @@ class Listener(Protocol):
         """Store the batch (and ``batch.end_offset``) durably; raise to have it offered
         again on the next pass."""
 
+    def on_outputs(self, batches: list[tuple[AgentRun, OutputBatch]]) -> None:
+        """Store several runs' batches at once (all or none); raise to have each offered
+        alone to :meth:`on_output`."""
+
     def on_exit(self, run: AgentRun, exit_code: int | None) -> None:
         """The process ended and all its output was handed on."""
 
@@ -120,6 +129,8 @@ class Supervisor:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_tick = 0.0
+        #: A file had more than one pass may read (``READ_BYTES``): look again at once.
+        self._backlog = False
 
     # -- control ---------------------------------------------------------------------------
 
@@ -174,9 +185,9 @@ class Supervisor:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            busy = False
+            self._backlog = False
             try:
-                busy = self.pass_once()
+                self.pass_once()
             except Exception:  # the supervisor must outlive any one agent's trouble
                 log.exception("supervisor pass failed")
             now = self._clock()
@@ -186,25 +197,46 @@ class Supervisor:
                     self._listener.on_tick()
                 except Exception:
                     log.exception("supervisor maintenance failed")
-            if not busy:
+            if not self._backlog:
                 self._wake.wait(self._settings.poll_interval)
                 self._wake.clear()
 
     def pass_once(self) -> bool:
-        """One look at every run; returns whether anything was read."""
-        busy = False
+        """One look at every run; returns whether anything was read.
+
+        Every file is read first, then what they held is handed on in one call
+        (``on_outputs``: one transaction for all agents, not one each); should that call
+        fail, each run's batch is offered alone, as ``on_output``.
+        """
+        reads: list[tuple[AgentRun, bool, OutputBatch | None]] = []
         for run in self.runs():
             try:
-                busy = self._follow(run) or busy
+                exited = run.has_exited()  # before reading: output written before the exit
+                reads.append((run, exited, self._read(run, final=exited)))
+            except Exception:
+                log.exception("reading agent %s's output failed; will try again", run.name)
+        batches = [(run, batch) for run, _, batch in reads if batch is not None]
+        stored = False
+        if len(batches) > 1:
+            try:
+                self._listener.on_outputs(batches)
+                stored = True
+            except Exception:
+                log.exception("storing %d agents' output at once failed", len(batches))
+        busy = False
+        for run, exited, batch in reads:
+            try:
+                busy = self._follow(run, exited, batch, stored=stored) or busy
             except Exception:
                 log.exception("following agent %s failed; will try again", run.name)
         return busy
 
-    def _follow(self, run: AgentRun) -> bool:
-        exited = run.has_exited()  # before reading: output written before the exit is seen
-        batch = self._read(run, final=exited)
+    def _follow(
+        self, run: AgentRun, exited: bool, batch: OutputBatch | None, *, stored: bool
+    ) -> bool:
         if batch is not None:
-            self._listener.on_output(run, batch)
+            if not stored:
+                self._listener.on_output(run, batch)
             run.offset = batch.end_offset
             run.last_activity = self._clock()
             for event in batch.events:
@@ -214,6 +246,7 @@ class Supervisor:
                 return True
             # More may remain beyond READ_BYTES: drain before reporting the exit.
             if self._pending_bytes(run) > 0:
+                self._backlog = True
                 return True
         if exited:
             with self._lock:
@@ -247,6 +280,8 @@ class Supervisor:
                 data = handle.read(READ_BYTES)
         except FileNotFoundError:
             data = b""
+        if len(data) >= READ_BYTES:
+            self._backlog = True  # a file that grows faster than one read per pass
         buffer = run._partial + data
         if not buffer:
             return None

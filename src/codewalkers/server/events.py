@@ -7,7 +7,10 @@ events out to the connected streams:
 
 - Wake-up: on PostgreSQL a dedicated psycopg connection LISTENs on ``codewalkers_events``
   (``append`` notifies on commit) and wakes the hub at once, with a slow safety poll; if
-  LISTEN cannot be set up, or on SQLite, the hub polls the outbox every ``poll_interval``.
+  LISTEN cannot be set up, or on SQLite, the hub polls the outbox every ``poll_interval``,
+  and every ``busy_poll_interval`` for ``busy_window`` seconds after a poll found events
+  (agents writing output): a line then waits ~20 ms for the hub, not up to 250 ms, and an
+  idle outbox costs no more than before.
 - Each stream has a bounded queue. A client too slow to keep up is not dropped and loses
   nothing: its queue is discarded and it catches up from the outbox, as a reconnecting
   client with ``Last-Event-ID`` does.
@@ -43,6 +46,8 @@ class EventSettings:
 
     heartbeat: float = 20.0  # seconds between keep-alive comments on an idle stream
     poll_interval: float = 0.25  # SQLite, or PostgreSQL without LISTEN
+    busy_poll_interval: float = 0.02  # polling, while events keep coming
+    busy_window: float = 1.0  # seconds after the last poll that found events
     listen_poll_interval: float = 5.0  # PostgreSQL with LISTEN: a safety net only
     queue_size: int = 1000  # events buffered per stream before it falls back to the outbox
     retention: timedelta = timedelta(days=7)
@@ -172,29 +177,36 @@ class EventHub:
             self.listening = False
 
     async def _follow(self) -> None:
+        loop = asyncio.get_running_loop()
+        busy_until = 0.0
         while True:
-            interval = (
-                self.settings.listen_poll_interval
-                if self.listening
-                else self.settings.poll_interval
-            )
+            if self.listening:
+                interval = self.settings.listen_poll_interval
+            elif loop.time() < busy_until:
+                interval = min(self.settings.busy_poll_interval, self.settings.poll_interval)
+            else:
+                interval = self.settings.poll_interval
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
             self._wake.clear()
             try:
-                await self._read_new()
+                if await self._read_new():
+                    busy_until = loop.time() + self.settings.busy_window
             except Exception as exc:  # the database may be briefly unavailable
                 log.warning("reading the outbox failed: %s", exc)
                 await asyncio.sleep(self.settings.poll_interval)
 
-    async def _read_new(self) -> None:
+    async def _read_new(self) -> int:
+        """Publish every event after ``last_seq``; return how many."""
+        count = 0
         while True:
             events = await run_in_threadpool(self.db.events.find_after, self.last_seq, limit=BATCH)
             for event in events:
                 self._publish(event)
                 self.last_seq = event.seq
+            count += len(events)
             if len(events) < BATCH:
-                return
+                return count
 
     def _publish(self, event: Event) -> None:
         for subscriber in self._subscribers:

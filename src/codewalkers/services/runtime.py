@@ -437,46 +437,58 @@ class AgentRuntime:
     # -- the supervisor's listener ---------------------------------------------------------------
 
     def on_output(self, run: AgentRun, batch: OutputBatch) -> None:
+        with self.db.transaction():
+            self._store_output(run, batch)
+
+    def on_outputs(self, batches: list[tuple[AgentRun, OutputBatch]]) -> None:
+        # One transaction for a whole supervisor pass: its cost (BEGIN, COMMIT, the write
+        # lock) is paid once per interval, not once per agent.
+        with self.db.transaction():
+            for run, batch in batches:
+                self._store_output(run, batch)
+
+    def _store_output(self, run: AgentRun, batch: OutputBatch) -> None:
+        """In the caller's transaction: the batch's log chunks and their events, the
+        offset, the session id and the result."""
         session_id = next(
             (e.session_id for e in batch.events if isinstance(e, SessionStarted) and e.session_id),
             None,
         )
         results = [e for e in batch.events if isinstance(e, Result)]
-        with self.db.transaction():
-            agent = self.db.agents.find_by_id(run.agent_id)
-            if agent is None:
-                return
-            for content in chunk_lines(batch.lines, self.settings.max_chunk_chars):
-                chunk = self.db.log_chunks.insert_chunk(
-                    agent.id, agent.name, content, run.session_number
-                )
-                events.emit(
-                    self.db,
-                    events.AGENT_OUTPUT,
-                    chunk,
-                    initiative_id=agent.initiative_id,
-                    entity_id=agent.id,
-                )
-            changes: dict[str, Any] = {"output_offset": batch.end_offset}
-            if session_id and session_id != agent.session_id:
-                changes["session_id"] = session_id
-            if results:
-                last = results[-1]
-                result = result_of(agent)
-                cost = result.get("cost_usd") or 0.0
-                if last.cost_usd is not None:
-                    cost += last.cost_usd
-                result.update(
-                    {
-                        "cost_usd": round(cost, 6),
-                        "usage": last.usage,
-                        "num_turns": last.num_turns,
-                        "provider_result": last.text,
-                        "provider_is_error": last.is_error,
-                    }
-                )
-                changes["result"] = result
-            self.db.agents.update(agent.id, **changes)
+        agent = self.db.agents.find_by_id(run.agent_id)
+        if agent is None:
+            return
+        for content in chunk_lines(batch.lines, self.settings.max_chunk_chars):
+            chunk = self.db.log_chunks.insert_chunk(
+                agent.id, agent.name, content, run.session_number
+            )
+            events.emit(
+                self.db,
+                events.AGENT_OUTPUT,
+                chunk,
+                initiative_id=agent.initiative_id,
+                entity_id=agent.id,
+            )
+        changes: dict[str, Any] = {"output_offset": batch.end_offset}
+        if session_id and session_id != agent.session_id:
+            changes["session_id"] = session_id
+        if results:
+            last = results[-1]
+            result = result_of(agent)
+            cost = result.get("cost_usd") or 0.0
+            if last.cost_usd is not None:
+                cost += last.cost_usd
+            result.update(
+                {
+                    "cost_usd": round(cost, 6),
+                    "usage": last.usage,
+                    "num_turns": last.num_turns,
+                    "provider_result": last.text,
+                    "provider_is_error": last.is_error,
+                }
+            )
+            changes["result"] = result
+        self.db.agents.update(agent.id, **changes)
 
     def on_hung(self, run: AgentRun) -> None:
         signal = workdir.read_signal(self.paths.workdir(run.name))
