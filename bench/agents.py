@@ -108,13 +108,13 @@ class Settings:
         quick = args.quick
         return cls(
             quick=quick,
-            rounds=args.rounds or (5 if quick else 9),
+            rounds=args.rounds or (3 if quick else 9),
             repo_sizes=[100] if quick else [100, 10_000],
             agent_counts=args.agents or ([1, 10] if quick else [1, 10, 50, 100]),
-            lines=args.lines or (300 if quick else 600),
+            lines=args.lines or (200 if quick else 600),
             plan_sizes=[10, 100, 1_000],
-            dispatch_rounds=3 if quick else 7,
-            merge_rounds=args.rounds or (5 if quick else 9),
+            dispatch_rounds=2 if quick else 7,
+            merge_rounds=args.rounds or (3 if quick else 9),
         )
 
 
@@ -543,7 +543,7 @@ class Bench:
         stream = EventClient(coordinator, "agent:output")
         try:
             rss_before = coordinator.rss()
-            spawn_window = count * self.spawn_estimate * 1.5 + 2.5
+            spawn_window = count * self.spawn_estimate * 1.3 + 2.0
             gate = time.time() + spawn_window
             agents: dict[str, str] = {}
             for i in range(count):
@@ -745,7 +745,9 @@ class Bench:
             def repository(_i: int) -> Any:
                 return db.tasks.find_ready(plan.initiative_id)
 
-            wall, floor_t, cpu, _ = compare(planned, raw, rounds=self.s.rounds, round_seconds=0.2)
+            wall, floor_t, cpu, _ = compare(
+                planned, raw, rounds=self.s.rounds, round_seconds=0.05 if self.s.quick else 0.2
+            )
             repo_t, _, _, _ = compare(repository, raw, rounds=3, round_seconds=0.05)
             ratio = wall.median / floor_t.median
             met = wall.median <= PLAN_TARGET
