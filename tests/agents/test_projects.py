@@ -324,3 +324,10 @@ def test_a_worktree_deleted_by_hand_is_reported_and_recreated(
     assert not done.removed
     again = create_worktree_for_agent(paths, "api", paths.workdir("a"), "cw/vanished", "main")
     assert git.head_commit(again.path) == sha and not again.created_branch
+
+
+def test_a_home_path_of_a_user_that_does_not_exist_is_a_project_error(
+    paths: RuntimePaths,
+) -> None:
+    with pytest.raises(ProjectError, match="cannot read the path"):
+        sync_project(paths, "app", "~no-such-user-cw/repo.git")

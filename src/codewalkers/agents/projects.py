@@ -158,7 +158,10 @@ def clone_url(paths: RuntimePaths, url: str) -> str:
     workspace root; anything else as given.
     """
     if git.is_local_url(url) and not url.startswith("file://"):
-        path = Path(url).expanduser()
+        try:
+            path = Path(url).expanduser()
+        except RuntimeError as exc:  # "~nobody/…": no such user's home
+            raise ProjectError(f"cannot read the path {url!r}: {exc}") from exc
         if not path.is_absolute():
             path = paths.root / path
         return os.fspath(path)
