@@ -8,11 +8,9 @@ A few thorough journeys; the finer cases of each decision are in ``test_runtime.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,24 +22,12 @@ import pytest
 from codewalkers.agents.git import run_git
 from codewalkers.server.runner import stop as stop_server
 from tests.agents.conftest import Remote, make_remote
+from tests.coordinated import coordinator_of, fake_agent_workspace
 from tests.server.conftest import Server, Workspace, free_port, kill, start
 
 pytestmark = pytest.mark.slow
 
-FAKE_AGENT = str(Path(sys.executable).parent / "cw-fake-agent")
 SECRET = "sk-ant-PLANTED-SECRET-7f3a9c"
-
-CWRC = f"""
-[providers.claude]
-command = "{FAKE_AGENT}"
-
-[agents]
-poll_interval = 0.05
-maintenance_interval = 0.2
-stop_grace = 2
-signal_grace = 0.2
-hang_timeout = 4
-"""
 
 
 def scenario(*steps: object) -> str:
@@ -55,39 +41,13 @@ def remote(tmp_path: Path) -> Remote:
 
 @pytest.fixture
 def space(backend: str, database_url: str, tmp_path: Path) -> Workspace:
-    root = tmp_path / "workspace"
-    root.mkdir()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CW_")}
-    env.update(COLUMNS="200", CW_EVENTS_POLL="0.1")
-    if backend == "postgresql":
-        env["CW_DATABASE_URL"] = database_url
-    workspace = Workspace(root, env)
-    workspace.ok("init")
-    with (root / ".cwrc").open("a", encoding="utf-8") as cwrc:
-        cwrc.write(CWRC)
-    return workspace
+    return fake_agent_workspace(tmp_path / "workspace", backend, database_url)
 
 
 @pytest.fixture
 def coordinator(space: Workspace) -> Iterator[Server]:
-    running = start(space, free_port())
-    try:
+    with coordinator_of(space) as running:
         yield running
-    finally:
-        stop_server(space.state, timeout=10)
-        kill(running.pid)
-        kill_agents(space)
-
-
-def kill_agents(space: Workspace) -> None:
-    """Whatever agent process a failed test left behind."""
-    for info in space.root.glob("agent-workdirs/*/.cw/output/cw-fake-runs.jsonl"):
-        for line in info.read_text().splitlines():
-            pid = json.loads(line)["pid"]
-            # The agent is not its group's leader (the runtime's sh wrapper is): kill the
-            # group it is in, which holds the wrapper and any child.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
 def plan(space: Workspace, remote: Remote, *descriptions: str) -> list[str]:

@@ -9,11 +9,9 @@ instead: browser tests never skip silently there (``.ci/run`` installs chromium)
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from codewalkers.server.runner import stop as stop_server
 from tests.agents.conftest import isolated_git_config  # noqa: F401  (autouse: no user git config)
-from tests.server.conftest import Server, Workspace, free_port, kill, start
+from tests.coordinated import coordinator_of, fake_agent_workspace
+from tests.server.conftest import Server, Workspace
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CW_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -37,19 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-FAKE_AGENT = str(Path(sys.executable).parent / "cw-fake-agent")
-CWRC = f"""
-[providers.claude]
-command = "{FAKE_AGENT}"
-
-[agents]
-poll_interval = 0.05
-maintenance_interval = 0.2
-stop_grace = 2
-signal_grace = 0.2
-hang_timeout = 30
-max_chunk_chars = 500
-"""
 #: Playwright's default wait for expectations, in ms (a loaded CI machine is slow).
 TIMEOUT_MS = 20_000
 
@@ -84,44 +69,23 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def space(backend: str, database_url: str, tmp_path: Path) -> Workspace:
-    root = tmp_path / "workspace"
-    root.mkdir()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CW_")}
-    env.update(COLUMNS="200", CW_EVENTS_POLL="0.05", CW_SSE_HEARTBEAT="2")
-    env.pop("DISPLAY", None)  # `cw open` must never try to launch a browser here
-    env.pop("WAYLAND_DISPLAY", None)
-    if backend == "postgresql":
-        env["CW_DATABASE_URL"] = database_url
-    workspace = Workspace(root, env)
-    workspace.ok("init")
-    with (root / ".cwrc").open("a", encoding="utf-8") as cwrc:
-        cwrc.write(CWRC)
+    # `cw open` must never try to launch a browser here: no display.
+    workspace = fake_agent_workspace(
+        tmp_path / "workspace",
+        backend,
+        database_url,
+        settings="hang_timeout = 30\nmax_chunk_chars = 500\n",
+        env={"CW_EVENTS_POLL": "0.05", "CW_SSE_HEARTBEAT": "2"},
+    )
+    workspace.env.pop("DISPLAY", None)
+    workspace.env.pop("WAYLAND_DISPLAY", None)
     return workspace
 
 
 @pytest.fixture
 def coordinator(space: Workspace) -> Iterator[Server]:
-    running = start(space, free_port())
-    try:
+    with coordinator_of(space) as running:
         yield running
-    finally:
-        stop_server(space.state, timeout=10)
-        kill(running.pid)
-        kill_agents(space)
-
-
-def kill_agents(space: Workspace) -> None:
-    """Whatever agent process a test left behind: the process group of every fake-agent
-    run (the runtime's shell wrapper leads it, so the group is not the agent's own pid)."""
-    import signal
-
-    for info in space.root.glob("agent-workdirs/*/.cw/output/cw-fake-runs.jsonl"):
-        for line in info.read_text().splitlines():
-            pid = json.loads(line)["pid"]
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                group = os.getpgid(pid)
-                if group != os.getpgrp():
-                    os.killpg(group, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ import pytest
 from codewalkers.agents.git import run_git
 from codewalkers.server.runner import stop as stop_server
 from tests.agents.conftest import Remote, make_remote
-from tests.agents.test_coordinator import CWRC, kill_agents, space  # noqa: F401 (fixture)
+from tests.agents.test_coordinator import space  # noqa: F401 (fixture)
+from tests.coordinated import coordinator_of, fake_agent_workspace, kill_agents
 from tests.server.conftest import Server, Workspace, free_port, kill, start
 
 pytestmark = pytest.mark.slow
@@ -42,13 +43,8 @@ def remote(tmp_path: Path) -> Remote:
 def coordinator(space: Workspace) -> Iterator[Server]:  # noqa: F811
     with (space.root / ".cwrc").open("a", encoding="utf-8") as cwrc:
         cwrc.write("\n[dispatch]\nmax_agents = 3\nbackoff = 0.2\n")
-    running = start(space, free_port())
-    try:
+    with coordinator_of(space) as running:
         yield running
-    finally:
-        stop_server(space.state, timeout=10)
-        kill(running.pid)
-        kill_agents(space)
 
 
 def test_a_planned_initiative_executes_merges_and_lands_on_the_remote(
@@ -227,14 +223,15 @@ def test_two_coordinators_on_one_postgresql_database_run_one_initiative_together
     """Two workspaces (two machines) on one PostgreSQL database and one remote, each with
     its own coordinator, branches shared through the remote: six independent tasks run
     exactly once between them, and the other coordinator lands the result."""
-    other_root = tmp_path / "other-machine"
-    other_root.mkdir()
-    key = (space.state / "secret.key").read_text().strip()
-    other = Workspace(other_root, {**space.env, "CW_SECRET_KEY": key})
-    other.ok("init")
     settings = "\n[dispatch]\nmax_agents = 2\nshare_branches = true\nbackoff = 0.2\n"
-    with (other_root / ".cwrc").open("a", encoding="utf-8") as cwrc:
-        cwrc.write(CWRC + settings)
+    key = (space.state / "secret.key").read_text().strip()  # the team's key (issue 15)
+    other = fake_agent_workspace(
+        tmp_path / "other-machine",
+        backend,
+        database_url,
+        settings=settings,
+        env={"CW_SECRET_KEY": key},
+    )
     with (space.root / ".cwrc").open("a", encoding="utf-8") as cwrc:
         cwrc.write(settings)
 
