@@ -525,13 +525,7 @@ class Executor:
             lines = ["The reviewer asked for changes to this phase's work."]
             if summary and summary.strip():
                 lines += ["", summary.strip()]
-            if comments:
-                lines += ["", "Unresolved review comments:", ""]
-                for comment in comments:
-                    lines.append(
-                        f"- `{comment.file_path}` line {comment.line_number} "
-                        f"({comment.line_type}, {comment.author}): {comment.body}"
-                    )
+            lines += _comment_lines(comments)
             with self.db.transaction():
                 task = self.db.tasks.create(
                     phase_id=phase.id,
@@ -576,12 +570,7 @@ class Executor:
                 for c in self.db.review_comments.find_by_phase_id(phase.id)
                 if not c.resolved
             ]
-            if comments:
-                lines += ["", "Unresolved review comments:", ""]
-                lines += [
-                    f"- `{c.file_path}` line {c.line_number} ({c.author}): {c.body}"
-                    for c in comments
-                ]
+            lines += _comment_lines(comments)
             rounds = sum(p.name.startswith("Changes requested") for p in phases)
             with self.db.transaction():
                 phase = self.db.phases.create(
@@ -1573,3 +1562,13 @@ __all__ = [
     "phase_branches",
     "task_branch",
 ]
+
+
+def _comment_lines(comments: list[Any]) -> list[str]:
+    """The unresolved review comments as lines of a review task's description."""
+    if not comments:
+        return []
+    return ["", "Unresolved review comments:", ""] + [
+        f"- `{c.file_path}` line {c.line_number} ({c.line_type}, {c.author}): {c.body}"
+        for c in comments
+    ]

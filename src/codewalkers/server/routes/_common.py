@@ -30,10 +30,16 @@ def get_db(request: Request) -> Database:
 Db = Annotated[Database, Depends(get_db)]
 
 
+def _coordinator_part(request: Request, name: str, missing: str) -> Any:
+    """``app.state.<name>`` (the runtime or the executor); 503 when the app has none."""
+    part = getattr(request.app.state, name, None)
+    if part is None:
+        raise HTTPException(503, f"this server {missing} (start it with `cw start`)")
+    return part
+
+
 def get_runtime(request: Request) -> AgentRuntime:
-    runtime: AgentRuntime | None = getattr(request.app.state, "runtime", None)
-    if runtime is None:
-        raise HTTPException(503, "this server runs no agents (start it with `cw start`)")
+    runtime: AgentRuntime = _coordinator_part(request, "runtime", "runs no agents")
     return runtime
 
 
@@ -42,9 +48,7 @@ Runtime = Annotated[AgentRuntime, Depends(get_runtime)]
 
 
 def get_executor(request: Request) -> Executor:
-    executor: Executor | None = getattr(request.app.state, "executor", None)
-    if executor is None:
-        raise HTTPException(503, "this server executes no initiatives (start it with `cw start`)")
+    executor: Executor = _coordinator_part(request, "executor", "executes no initiatives")
     return executor
 
 
