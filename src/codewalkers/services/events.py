@@ -59,7 +59,11 @@ Event                            Payload
 ``agent:stopped|crashed``        the agent, ``reason`` (``task_complete``, ``error``, ...)
 ``agent:account_switched``       the agent, ``from_account_id``, ``to_account_id``
 ``worktree:created|removed``     ``agent_id``, ``project``, ``path``, ``branch``
-``proposal:accepted``            the proposal, ``action``, ``target_entity_id`` (see below)
+``proposal:created``             the proposal (an architect's output file, pending)
+``proposal:rejected``            ``agent_id``, ``file``, ``problem``: an output file that did
+                                 not become a proposal
+``proposal:accepted``            the proposal, ``action``, ``target_entity_id``, ``warnings``
+                                 (see below)
 ``proposal:dismissed``           the proposal
 ``message:created``              the message
 ``conversation:created``         the conversation (the question)
@@ -179,6 +183,8 @@ MERGE_STARTED: Final = "merge:started"
 MERGE_COMPLETED: Final = "merge:completed"
 MERGE_CONFLICTED: Final = "merge:conflicted"
 
+PROPOSAL_CREATED: Final = "proposal:created"
+PROPOSAL_REJECTED: Final = "proposal:rejected"
 PROPOSAL_ACCEPTED: Final = "proposal:accepted"
 PROPOSAL_DISMISSED: Final = "proposal:dismissed"
 
