@@ -311,9 +311,11 @@ class AgentRuntime:
         )
 
     def _scope_phase(self, agent: Agent) -> str | None:
-        """The phase an agent without a task was spawned for (its manifest says), if any."""
+        """The agent's phase: its task's, else the one it was spawned for (its manifest
+        says), if any."""
         if agent.task_id:
-            return None
+            task = self.db.tasks.find_by_id(agent.task_id)
+            return task.phase_id if task is not None else None
         manifest = workdir.read_manifest(self.paths.workdir(agent.name)) or {}
         phase_id = manifest.get("phase_id")
         if isinstance(phase_id, str) and self.db.phases.find_by_id(phase_id) is not None:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
-from codewalkers.cli._common import JsonOption, database, emit, ok, resolve, show_table
+from codewalkers.cli._common import (
+    CliError,
+    JsonOption,
+    database,
+    emit,
+    ok,
+    resolve,
+    show_table,
+)
 from codewalkers.db import ProposalStatus
 from codewalkers.services import agents, proposals
 
@@ -40,18 +49,50 @@ def list_(
     emit(rows, json_output, lambda: show_table(rows, COLUMNS, "no proposals"))
 
 
-@app.command("accept", context_settings=ID_ARGS, epilog="Example: cw proposal accept Pp1...")
-def accept(id: Id, json_output: JsonOption = False) -> None:
-    """Accept a pending proposal: create or update its page, phase or task (all or nothing)."""
+@app.command(
+    "accept",
+    context_settings=ID_ARGS,
+    epilog="Examples: cw proposal accept Pp1...   cw proposal accept --all --agent brave-otter",
+)
+def accept(
+    id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="The proposal's id (or a unique prefix).")
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every pending proposal of --agent, in order.")
+    ] = False,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="With --all: the agent's name (or id).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Accept a pending proposal: create or update its page, phase or task (all or nothing),
+    with the dependencies it names. With --all --agent NAME: the agent's pending set, in
+    order, in one transaction."""
+    if all_ == (id is not None):
+        raise CliError("give a proposal ID, or --all --agent NAME")
+    if all_ and agent is None:
+        raise CliError("--all needs --agent NAME: whose proposals to accept")
+    if agent is not None and not all_:
+        raise CliError("--agent goes with --all")
     with database() as db:
-        id = resolve(db, "proposal", id)
-        result = proposals.accept_proposal(db, id)
-    kind = result.proposal.target_type
-    emit(
-        result,
-        json_output,
-        lambda: ok(f"accepted proposal {id}: {result.action} {kind} {result.entity.id}"),
-    )
+        if id is not None:
+            results = [proposals.accept_proposal(db, resolve(db, "proposal", id))]
+        else:
+            assert agent is not None
+            results = proposals.accept_all(db, agents.find_agent(db, agent).id)
+    data = results[0] if id is not None else results
+    emit(data, json_output, lambda: _show_accepted(results, agent))
+
+
+def _show_accepted(results: list[proposals.AcceptedProposal], agent: str | None) -> None:
+    if not results:
+        ok(f"agent {agent} has no pending proposals")
+    for result in results:
+        kind = result.proposal.target_type
+        ok(f"accepted proposal {result.proposal.id}: {result.action} {kind} {result.entity.id}")
+        for warning in result.warnings:
+            sys.stderr.write(f"warning: {warning}\n")
 
 
 @app.command("dismiss", context_settings=ID_ARGS, epilog="Example: cw proposal dismiss Pp1...")
