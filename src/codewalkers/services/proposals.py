@@ -92,9 +92,9 @@ def record_proposals(
         unchanged = [f.name for f in files if (f.name, _digest(f)) in seen]
         fresh = [f for f in files if (f.name, _digest(f)) not in seen]
         accepted, refused = _check(db, initiative_id, fresh, earlier)
-        rejected += refused
         order = {f.name: i for i, f in enumerate(files)}
-        rejected.sort(key=lambda p: (order.get(p.name, -1), p.name))
+        refused.sort(key=lambda p: order[p.name])
+        rejected = sorted([*rejected, *refused], key=lambda p: p.name)
         start = max((p.sort_order for p in mine), default=-1) + 1
         created: list[Proposal] = []
         for number, item in enumerate(accepted):
@@ -186,6 +186,7 @@ def _check(
             if problem is not None:
                 problems[item.name] = problem
     # A proposal naming one of this set that was refused is refused too (to a fixpoint).
+    entities = set().union(*existing.values())
     changed = True
     while changed:
         changed = False
@@ -194,7 +195,7 @@ def _check(
                 continue
             for ref in _references(item):
                 source = batch.get(ref)
-                if source is not None and source.name in problems:
+                if source is not None and source.name in problems and ref not in entities:
                     problems[item.name] = (
                         f"names {ref}, proposed by {source.name}, which was refused"
                     )
