@@ -114,7 +114,7 @@ def record_proposals(
             )
         for proposal in created:
             events.emit(db, events.PROPOSAL_CREATED, proposal)
-        _emit_rejected(db, agent.id, initiative_id, refused)
+        _emit_rejected(db, agent.id, initiative_id, rejected)
     return RecordedProposals(created, rejected, unchanged)
 
 

@@ -334,7 +334,12 @@ class AgentRuntime:
         return found
 
     def _initial_prompt(self, agent: Agent) -> str:
-        return workdir.render_prompt(str(agent.mode), self._inputs(agent))
+        # The prompt written at spawn holds what the database does not: the instructions.
+        written = workdir.input_dir(self.paths.workdir(agent.name)) / "PROMPT.md"
+        try:
+            return written.read_text(encoding="utf-8")
+        except OSError:
+            return workdir.render_prompt(str(agent.mode), self._inputs(agent))
 
     def _has_accounts(self, provider: Provider) -> bool:
         return bool(self._readable_accounts(provider))
