@@ -9,8 +9,14 @@ import pytest
 
 from codewalkers.agents.fake import proposal_text
 from codewalkers.agents.workdir import ProposalFile, read_proposals
-from codewalkers.db import Database, ProposalStatus, new_id
-from codewalkers.services.proposals import record_proposals
+from codewalkers.db import ConflictError, Database, ProposalStatus, ValidationError, new_id
+from codewalkers.services.proposals import (
+    accept_all,
+    accept_proposal,
+    dismiss_proposal,
+    dropped_dependencies,
+    record_proposals,
+)
 from tests.factories import make_agent, make_initiative, make_phase, make_task
 
 
@@ -153,3 +159,45 @@ def test_recording_refuses_what_names_nothing_and_keeps_the_rest(db: Database) -
     again = record_proposals(db, agent.id, files[:2], default_phase_id=phase.id)
     assert again.proposals == [] and again.unchanged == ["tasks/01-a.md", "tasks/02-b.md"]
     assert len(db.proposals.find_by_agent_id(agent.id)) == 2
+
+
+def test_dismissing_what_an_accepted_proposal_waits_for_warns_and_accept_all_is_atomic(
+    db: Database,
+) -> None:
+    initiative = make_initiative(db)
+    planner = make_agent(db, initiative_id=initiative.id, mode="plan")
+    detailer = make_agent(db, initiative_id=initiative.id, mode="detail")
+    build, docs = new_id(), new_id()
+    [build_p, docs_p] = record_proposals(
+        db,
+        planner.id,
+        [
+            ProposalFile("phases/01-build.md", "phase", "Build", "", id=build),
+            ProposalFile("phases/02-docs.md", "phase", "Docs", "", id=docs, depends_on=(build,)),
+        ],
+    ).proposals
+    task = new_id()
+    tasks = record_proposals(
+        db,
+        detailer.id,
+        [
+            ProposalFile("tasks/01-a.md", "task", "A", "", id=task, phase_id=build),
+            ProposalFile("tasks/02-b.md", "task", "B", "", phase_id=build, depends_on=(task,)),
+        ],
+    ).proposals
+    # The phase both tasks belong to is still a pending proposal: nothing is accepted.
+    with pytest.raises(ConflictError, match=r"tasks/01-a\.md.*still pending: accept that"):
+        accept_all(db, detailer.id)
+    assert [p.status for p in tasks] == ["pending", "pending"]
+    assert all(p.status == "pending" for p in db.proposals.find_by_agent_id(detailer.id))
+    assert db.tasks.find_by_initiative_id(initiative.id) == []
+
+    docs_done = accept_proposal(db, docs_p.id)  # waits for Build
+    assert docs_done.warnings == [] and db.phases.get_dependencies(docs) == []
+    dismiss_proposal(db, build_p.id)
+    [warning] = dropped_dependencies(db, build_p.id)
+    assert f"phase {docs} ('Docs') will not depend on {build}" in warning
+    event = [e for e in db.events.find_after(0) if e.type == "proposal:dismissed"][-1]
+    assert event.payload["warnings"] == [warning]
+    with pytest.raises(ValidationError, match=f"its phase {build} was dismissed"):
+        accept_all(db, detailer.id)

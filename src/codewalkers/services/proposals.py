@@ -292,12 +292,31 @@ def accept_all(db: Database, agent_id: str) -> list[AcceptedProposal]:
 
 
 def dismiss_proposal(db: Database, proposal_id: str) -> Proposal:
-    """Mark a pending proposal dismissed. ``ConflictError`` when it is not pending."""
+    """Mark a pending proposal dismissed. ``ConflictError`` when it is not pending. The
+    ``proposal:dismissed`` event carries :func:`dropped_dependencies` as ``warnings``."""
     with db.transaction():
         proposal = _lock_pending(db, proposal_id)
         dismissed: Proposal = db.proposals.update(proposal.id, status=ProposalStatus.DISMISSED)
-        events.emit(db, events.PROPOSAL_DISMISSED, dismissed)
+        warnings = dropped_dependencies(db, dismissed.id)
+        events.emit(db, events.PROPOSAL_DISMISSED, dismissed, warnings=warnings)
     return dismissed
+
+
+def dropped_dependencies(db: Database, proposal_id: str) -> list[str]:
+    """For a dismissed proposal: the dependencies on it that will never be made, those of
+    entities accepted from other proposals that named its id (one warning each)."""
+    proposal: Proposal = get_or_raise(db.proposals, proposal_id, "proposal")
+    pid = _meta(proposal).get("id")
+    if proposal.status != ProposalStatus.DISMISSED or not isinstance(pid, str):
+        return []
+    return [
+        f"{other.target_type} {other.target_id or _meta(other).get('id')} "
+        f"({other.title!r}) will not depend on {pid}: proposal {proposal.id} was dismissed"
+        for other in db.proposals.find_by_initiative_id(proposal.initiative_id)
+        if other.status == ProposalStatus.ACCEPTED
+        and other.target_type == proposal.target_type
+        and pid in (_meta(other).get("depends_on") or [])
+    ]
 
 
 def _accept(db: Database, proposal_id: str) -> AcceptedProposal:
@@ -521,5 +540,6 @@ __all__ = [
     "accept_all",
     "accept_proposal",
     "dismiss_proposal",
+    "dropped_dependencies",
     "record_proposals",
 ]

@@ -100,4 +100,7 @@ def dismiss(id: Id, json_output: JsonOption = False) -> None:
     """Dismiss a pending proposal (nothing is applied)."""
     with database() as db:
         proposal = proposals.dismiss_proposal(db, resolve(db, "proposal", id))
+        warnings = proposals.dropped_dependencies(db, proposal.id)
     emit(proposal, json_output, lambda: ok(f"dismissed proposal {proposal.id}"))
+    for warning in warnings:
+        sys.stderr.write(f"warning: {warning}\n")
