@@ -3,6 +3,7 @@ reason for every file that does not (``docs/planning.md``, "Proposals")."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,12 @@ def test_recording_refuses_what_names_nothing_and_keeps_the_rest(db: Database) -
     again = record_proposals(db, agent.id, files[:2], default_phase_id=phase.id)
     assert again.proposals == [] and again.unchanged == ["tasks/01-a.md", "tasks/02-b.md"]
     assert len(db.proposals.find_by_agent_id(agent.id)) == 2
+    # Changed before anyone decided: the pending proposal is updated, not doubled.
+    renamed = dataclasses.replace(files[1], title="B, sharper")
+    changed = record_proposals(db, agent.id, [files[0], renamed], default_phase_id=phase.id)
+    assert [p.id for p in changed.proposals] == [second.id] == changed.updated
+    stored = db.proposals.find_by_agent_id(agent.id)
+    assert [(p.id, p.title) for p in stored] == [(first.id, "01-a"), (second.id, "B, sharper")]
 
 
 def test_dismissing_what_an_accepted_proposal_waits_for_warns_and_accept_all_is_atomic(

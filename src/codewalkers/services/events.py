@@ -59,7 +59,8 @@ Event                            Payload
 ``agent:stopped|crashed``        the agent, ``reason`` (``task_complete``, ``error``, ...)
 ``agent:account_switched``       the agent, ``from_account_id``, ``to_account_id``
 ``worktree:created|removed``     ``agent_id``, ``project``, ``path``, ``branch``
-``proposal:created``             the proposal (an architect's output file, pending)
+``proposal:created|updated``     the proposal (an architect's output file, pending; updated
+                                 when the file changed before it was decided)
 ``proposal:rejected``            ``agent_id``, ``file``, ``problem``: an output file that did
                                  not become a proposal
 ``proposal:accepted``            the proposal, ``action``, ``target_entity_id``, ``warnings``
@@ -184,6 +185,7 @@ MERGE_COMPLETED: Final = "merge:completed"
 MERGE_CONFLICTED: Final = "merge:conflicted"
 
 PROPOSAL_CREATED: Final = "proposal:created"
+PROPOSAL_UPDATED: Final = "proposal:updated"
 PROPOSAL_REJECTED: Final = "proposal:rejected"
 PROPOSAL_ACCEPTED: Final = "proposal:accepted"
 PROPOSAL_DISMISSED: Final = "proposal:dismissed"

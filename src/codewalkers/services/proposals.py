@@ -52,6 +52,8 @@ class RecordedProposals:
     problems: list[ProposalProblem]
     #: Files already recorded earlier, unchanged (an agent resumed after its ``done``).
     unchanged: list[str] = field(default_factory=list)
+    #: Of ``proposals``, those that were pending already, updated from a changed file.
+    updated: list[str] = field(default_factory=list)
 
 
 # --- recording an agent's output ------------------------------------------------------------
@@ -74,8 +76,9 @@ def record_proposals(
     entity nor a proposal (of this set or a pending or accepted one), an ``id`` already used,
     or a proposal of this set that was itself refused. A task without ``phase_id`` belongs to
     ``default_phase_id`` (the agent's phase). A file recorded before with the same content is
-    skipped. Emits ``proposal:created`` per proposal and ``proposal:rejected`` per refused
-    file. Raises ``NotFoundError`` for an unknown agent.
+    skipped; a changed file whose proposal is still pending updates that proposal. Emits
+    ``proposal:created`` or ``proposal:updated`` per proposal and ``proposal:rejected`` per
+    refused file. Raises ``NotFoundError`` for an unknown agent.
     """
     agent = get_or_raise(db.agents, agent_id, "agent")
     rejected = list(problems)
@@ -91,31 +94,47 @@ def record_proposals(
         seen = {(_meta(p).get("file"), _meta(p).get("digest")) for p in mine}
         unchanged = [f.name for f in files if (f.name, _digest(f)) in seen]
         fresh = [f for f in files if (f.name, _digest(f)) not in seen]
-        accepted, refused = _check(db, initiative_id, fresh, earlier)
+        # A file changed since it became a proposal still pending: that proposal is updated.
+        names = {f.name for f in fresh}
+        replacing = {
+            _meta(p).get("file"): p
+            for p in mine
+            if p.status == ProposalStatus.PENDING and _meta(p).get("file") in names
+        }
+        others = [p for p in earlier if p.id not in {r.id for r in replacing.values()}]
+        accepted, refused = _check(db, initiative_id, fresh, others)
         order = {f.name: i for i, f in enumerate(files)}
         refused.sort(key=lambda p: order[p.name])
         rejected = sorted([*rejected, *refused], key=lambda p: p.name)
         start = max((p.sort_order for p in mine), default=-1) + 1
-        created: list[Proposal] = []
-        for number, item in enumerate(accepted):
-            created.append(
-                db.proposals.create(
-                    agent_id=agent.id,
-                    initiative_id=initiative_id,
-                    target_type=item.kind,
-                    target_id=item.target_id,
-                    title=item.title,
-                    summary=item.summary,
-                    content=item.body,
-                    metadata=_metadata_of(item, default_phase_id),
-                    status=ProposalStatus.PENDING,
-                    sort_order=start + number,
-                )
+        written: list[tuple[str, Proposal]] = []
+        for item in accepted:
+            fields: dict[str, Any] = {
+                "target_type": item.kind,
+                "target_id": item.target_id,
+                "title": item.title,
+                "summary": item.summary,
+                "content": item.body,
+                "metadata": _metadata_of(item, default_phase_id),
+            }
+            old = replacing.get(item.name)
+            if old is not None:
+                written.append((events.PROPOSAL_UPDATED, db.proposals.update(old.id, **fields)))
+                continue
+            made = db.proposals.create(
+                agent_id=agent.id,
+                initiative_id=initiative_id,
+                status=ProposalStatus.PENDING,
+                sort_order=start,
+                **fields,
             )
-        for proposal in created:
-            events.emit(db, events.PROPOSAL_CREATED, proposal)
+            start += 1
+            written.append((events.PROPOSAL_CREATED, made))
+        for event, proposal in written:
+            events.emit(db, event, proposal)
         _emit_rejected(db, agent.id, initiative_id, rejected)
-    return RecordedProposals(created, rejected, unchanged)
+    updated = [p.id for event, p in written if event == events.PROPOSAL_UPDATED]
+    return RecordedProposals([p for _, p in written], rejected, unchanged, updated)
 
 
 def _emit_rejected(

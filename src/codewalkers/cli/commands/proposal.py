@@ -52,7 +52,7 @@ def list_(
 @app.command(
     "accept",
     context_settings=ID_ARGS,
-    epilog="Examples: cw proposal accept Pp1...   cw proposal accept --all --agent brave-otter",
+    epilog="Example: cw proposal accept Pp1...  (or: cw proposal accept --all --agent brave-otter)",
 )
 def accept(
     id: Annotated[
