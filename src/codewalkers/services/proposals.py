@@ -18,7 +18,6 @@ from codewalkers.db import (
     ConflictError,
     Database,
     DatabaseError,
-    NotFoundError,
     Page,
     Phase,
     Proposal,
@@ -418,7 +417,7 @@ def _resolve_parent(
 def _create(
     db: Database, proposal: Proposal, new_root: list[Page], warnings: list[str]
 ) -> Page | Phase | Task:
-    meta = _metadata(proposal)
+    meta = _meta(proposal)
     ids: dict[str, Any] = {}
     if isinstance(meta.get("id"), str):
         ids["id"] = meta["id"]
@@ -462,10 +461,6 @@ def _create(
         fields["phase_id"] = _resolve_parent(db, proposal, meta["phase_id"], "phase", warnings)
     task: Task = db.tasks.create(**fields)
     return task
-
-
-def _metadata(proposal: Proposal) -> dict[str, Any]:
-    return _meta(proposal)
 
 
 def _task_fields(meta: dict[str, Any]) -> dict[str, Any]:
@@ -554,7 +549,6 @@ def _same_initiative(proposal: Proposal, entity: Page | Phase | Task) -> None:
 
 __all__ = [
     "AcceptedProposal",
-    "NotFoundError",
     "RecordedProposals",
     "accept_all",
     "accept_proposal",
