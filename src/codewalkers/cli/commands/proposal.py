@@ -17,7 +17,7 @@ from codewalkers.cli._common import (
     show_table,
 )
 from codewalkers.db import ProposalStatus
-from codewalkers.services import agents, proposals
+from codewalkers.services import agents, plan, proposals
 
 # Nanoids may start with "-": take such an argument as the id, not as an unknown option.
 ID_ARGS = {"ignore_unknown_options": True}
@@ -33,20 +33,45 @@ COLUMNS = ["id", "target_type", "target_id", "title", "status", "created_at"]
     epilog="Example: cw proposal list --agent brave-otter --status pending",
 )
 def list_(
-    agent: Annotated[str, typer.Option("--agent", help="The agent's name (or id).")],
+    agent: Annotated[str | None, typer.Option("--agent", help="The agent's name (or id).")] = None,
+    initiative: Annotated[
+        str | None, typer.Option("--initiative", help="Instead of --agent: every agent's.")
+    ] = None,
     status: Annotated[
         str | None, typer.Option(help="Only this status: " + ", ".join(ProposalStatus))
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """List an agent's proposals."""
+    """List an agent's proposals (or an initiative's), in order."""
+    if (agent is None) == (initiative is None):
+        raise CliError("give --agent NAME or --initiative ID")
     with database() as db:
-        agent_id = agents.find_agent(db, agent).id
-        if status:
-            rows = db.proposals.find_by_agent_id_and_status(agent_id, status)
+        if agent is not None:
+            agent_id = agents.find_agent(db, agent).id
+            if status:
+                rows = db.proposals.find_by_agent_id_and_status(agent_id, status)
+            else:
+                rows = db.proposals.find_by_agent_id(agent_id)
         else:
-            rows = db.proposals.find_by_agent_id(agent_id)
+            assert initiative is not None
+            initiative_id = resolve(db, "initiative", initiative)
+            plan.get_or_raise(db.initiatives, initiative_id, "initiative")
+            if status and status not in set(ProposalStatus):
+                raise CliError(f"unknown status {status!r} ({', '.join(ProposalStatus)})")
+            rows = [
+                p
+                for p in db.proposals.find_by_initiative_id(initiative_id)
+                if status is None or p.status == status
+            ]
     emit(rows, json_output, lambda: show_table(rows, COLUMNS, "no proposals"))
+
+
+@app.command("get", context_settings=ID_ARGS, epilog="Example: cw proposal get Pp1...")
+def get(id: Id, json_output: JsonOption = False) -> None:
+    """Show a proposal: what it would create or change, its front matter and content."""
+    with database() as db:
+        proposal = plan.get_or_raise(db.proposals, resolve(db, "proposal", id), "proposal")
+    emit(proposal, json_output)
 
 
 @app.command(
