@@ -106,4 +106,13 @@ def test_a_proposal_is_applied_once_and_a_failed_accept_changes_nothing(
     assert (
         "status" in cw.fails("proposal", "list", "--agent", "brave-otter", "--status", "x").stderr
     )
-    cw.fails("proposal", "list", code=2)  # --agent is required
+    assert "--agent NAME or --initiative ID" in cw.fails("proposal", "list").stderr
+    listed = cw.ok("proposal", "list", "--initiative", initiative.id, "--status", "pending")
+    assert [p["id"] for p in listed] == [bad.id]
+    assert [p["id"] for p in cw.ok("proposal", "list", "--initiative", initiative.id)] == [
+        bad.id,
+        page.id,
+        dropped.id,
+    ]
+    shown = cw("proposal", "get", bad.id)
+    assert shown.code == 0 and "Misplaced" in shown.stdout and "pending" in shown.stdout

@@ -55,6 +55,7 @@ STEP_KINDS = (
     "spawn_child",
     "malformed_signal",
     "resolve_conflicts",
+    "propose",
 )
 # Flags of Claude Code that take a value (the fake ignores most of them, but must not take
 # their value for the prompt).
@@ -260,6 +261,35 @@ def _check(kind: str, arg: Any) -> None:
         )
     elif kind == "resolve_conflicts":
         need(arg is True, "true")
+    elif kind == "propose":
+        _check_propose(arg)
+
+
+# --- planning modes: proposal files ---------------------------------------------------------
+
+
+def _check_propose(arg: Any) -> None:
+    """``{"propose": [{"path": "phases/01-api.md", "front": {...}, "body": "..."}]}``, or
+    ``{"path", "content"}`` for a file written as given (a malformed one, for tests)."""
+    if not isinstance(arg, list) or not arg:
+        raise ScenarioError("needs a list of files")
+    for item in arg:
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str) or not item["path"]:
+            raise ScenarioError("each file is {path, front, body} or {path, content}")
+        path = Path(item["path"])
+        if path.is_absolute() or ".." in path.parts:
+            raise ScenarioError("the path must stay inside .cw/output/")
+        if "content" in item:
+            if not isinstance(item["content"], str) or set(item) - {"path", "content"}:
+                raise ScenarioError("{path, content}: content is a string, and nothing else")
+        elif not isinstance(item.get("front"), dict) or not isinstance(item.get("body", ""), str):
+            raise ScenarioError("{path, front, body}: front is an object, body a string")
+
+
+def proposal_text(front: dict[str, Any], body: str) -> str:
+    """A proposal file: front matter (each value as JSON, which YAML reads) and the body."""
+    lines = ["---", *(f"{key}: {json.dumps(value)}" for key, value in front.items()), "---"]
+    return "\n".join(lines) + "\n" + body + ("" if body.endswith("\n") else "\n")
 
 
 _MERGE_COMMAND = re.compile(r"git merge ([A-Za-z0-9._/\-]+)")
@@ -641,6 +671,27 @@ class Run:
             )
         self.completed(index)
         return None
+
+    def step_propose(self, arg: Any, index: int) -> None:
+        """What a planning prompt asks: one file per proposal under ``.cw/output/``."""
+        for item in arg:
+            path = self.output_dir / item["path"]
+            if "content" in item:
+                text = self.fill(item["content"])
+            else:
+                front = {
+                    key: self.fill(value) if isinstance(value, str) else value
+                    for key, value in item["front"].items()
+                }
+                text = proposal_text(front, self.fill(item.get("body", "")))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            self.tool(
+                "Write",
+                {"file_path": str(path), "content": text},
+                f"File created successfully at: {path}",
+            )
+        self.completed(index)
 
     def step_print(self, arg: Any, index: int) -> None:
         lines, rate = (arg["lines"], arg.get("rate", 0)) if isinstance(arg, dict) else (arg, 0)

@@ -42,6 +42,8 @@ __all__ = [
     "PageInput",
     "PhaseInput",
     "ProjectInput",
+    "ProposalFile",
+    "ProposalProblem",
     "Question",
     "ReviewCommentInput",
     "Signal",
@@ -49,6 +51,8 @@ __all__ = [
     "clear_signal",
     "input_dir",
     "output_dir",
+    "read_manifest",
+    "read_proposals",
     "read_signal",
     "render_commit_reminder",
     "render_prompt",
@@ -818,3 +822,186 @@ def clear_signal(workdir: Path) -> Path | None:
     target = path.with_name(f"signal-{max(taken, default=0) + 1}.json")
     os.replace(path, target)
     return target
+
+
+def read_manifest(workdir: Path) -> dict[str, Any] | None:
+    """``.cw/input/manifest.json`` as written at spawn, or ``None`` when it is missing or
+    unreadable. Never raises."""
+    try:
+        value = json.loads((input_dir(workdir) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+# --- proposals (planning modes) ----------------------------------------------------------------
+
+#: The folders of ``.cw/output/`` that hold proposals, and the entity each proposes.
+PROPOSAL_FOLDERS: dict[str, str] = {"pages": "page", "phases": "phase", "tasks": "task"}
+#: A proposal file larger than this is refused (a page is a few pages of text).
+MAX_PROPOSAL_BYTES = 1024 * 1024
+_PRIORITIES = ("high", "medium", "low")
+_CATEGORIES: tuple[str, ...] = (
+    *("execute", "research", "discuss", "plan", "detail", "refine", "verify", "merge", "review"),
+)
+_TYPES = ("auto", "checkpoint:human-verify", "checkpoint:decision", "checkpoint:human-action")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalFile:
+    """One well-formed proposal file: ``name`` relative to ``.cw/output/`` (``phases/01-a.md``),
+    ``kind`` page | phase | task, the front matter's fields, and the body (Markdown).
+
+    ``depends_on`` is ``None`` when the file does not say (a change keeps the entity's
+    dependencies), else the ids named.
+    """
+
+    name: str
+    kind: str
+    title: str
+    body: str
+    id: str | None = None
+    target_id: str | None = None
+    summary: str | None = None
+    depends_on: tuple[str, ...] | None = None
+    phase_id: str | None = None
+    parent_id: str | None = None
+    priority: str | None = None
+    category: str | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalProblem:
+    """A proposal file that cannot become a proposal, and why (one line)."""
+
+    name: str
+    problem: str
+
+
+def read_proposals(workdir: Path) -> tuple[list[ProposalFile], list[ProposalProblem]]:
+    """Every file under ``.cw/output/pages|phases|tasks/``, in name order (``pages/`` <
+    ``phases/`` < ``tasks/``): the well-formed ones, and the others with their problem.
+
+    Hidden files (a temporary file being written) are skipped. Never raises.
+    """
+    found: list[ProposalFile] = []
+    problems: list[ProposalProblem] = []
+    root = output_dir(workdir)
+    for folder, kind in sorted(PROPOSAL_FOLDERS.items()):
+        base = root / folder
+        try:
+            entries = sorted(base.rglob("*"))
+        except OSError:
+            continue
+        for path in entries:
+            name = path.relative_to(root).as_posix()
+            if any(part.startswith(".") for part in path.relative_to(base).parts):
+                continue
+            if path.is_dir():
+                continue
+            try:
+                found.append(_read_proposal(path, name, kind))
+            except _Malformed as exc:
+                problems.append(ProposalProblem(name, str(exc)))
+            except Exception as exc:  # never raise: any surprise is a malformed file
+                problems.append(ProposalProblem(name, f"cannot read it: {type(exc).__name__}"))
+    return found, problems
+
+
+class _Malformed(ValueError):
+    pass
+
+
+def _read_proposal(path: Path, name: str, kind: str) -> ProposalFile:
+    import yaml  # only planning agents' ends need it
+
+    if path.suffix != ".md":
+        raise _Malformed("not a Markdown file (.md)")
+    if path.parent.name != name.split("/")[0]:
+        raise _Malformed(f"proposals go directly in {name.split('/')[0]}/, not in a subfolder")
+    with path.open("rb") as stream:
+        data = stream.read(MAX_PROPOSAL_BYTES + 1)
+    if len(data) > MAX_PROPOSAL_BYTES:
+        raise _Malformed(f"larger than {MAX_PROPOSAL_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Malformed("not UTF-8 text") from None
+    text = text.removeprefix("\ufeff")
+    lines = text.split("\n")
+    if lines[0].strip() != "---":
+        raise _Malformed("no front matter: the file must start with a line '---'")
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+    if end is None:
+        raise _Malformed("the front matter is not closed by a line '---'")
+    try:
+        fields = yaml.safe_load("\n".join(lines[1:end]))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise _Malformed(f"the front matter is not YAML: {problem}{where}") from None
+    if fields is None:
+        fields = {}
+    if not isinstance(fields, dict):
+        raise _Malformed("the front matter must be a mapping (key: value lines)")
+    body = "\n".join(lines[end + 1 :]).strip("\n")
+    title = fields.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise _Malformed('"title" is missing or not a non-empty text')
+    new_id = _opt_id(fields, "id")
+    target_id = _opt_id(fields, "target_id")
+    if new_id and target_id:
+        raise _Malformed('give "id" (a new entity) or "target_id" (a change), not both')
+    depends = fields.get("depends_on")
+    depends_on: tuple[str, ...] | None = None
+    if "depends_on" in fields:
+        if depends is None:
+            depends = []
+        if isinstance(depends, str):
+            depends = [depends]
+        if not isinstance(depends, list) or not all(
+            isinstance(d, str) and _ID.fullmatch(d) for d in depends
+        ):
+            raise _Malformed('"depends_on" must be a list of ids')
+        depends_on = tuple(dict.fromkeys(depends))
+        if new_id in depends_on or target_id in depends_on:
+            raise _Malformed('"depends_on" names the entity itself')
+    summary = fields.get("summary")
+    if summary is not None and not isinstance(summary, str):
+        raise _Malformed('"summary" must be a text')
+    return ProposalFile(
+        name=name,
+        kind=kind,
+        title=title.strip(),
+        body=body,
+        id=new_id,
+        target_id=target_id,
+        summary=summary,
+        depends_on=depends_on if kind != "page" else None,
+        phase_id=_opt_id(fields, "phase_id") if kind == "task" else None,
+        parent_id=_opt_id(fields, "parent_id") if kind == "page" else None,
+        priority=_opt_choice(fields, "priority", _PRIORITIES) if kind == "task" else None,
+        category=_opt_choice(fields, "category", _CATEGORIES) if kind == "task" else None,
+        type=_opt_choice(fields, "type", _TYPES) if kind == "task" else None,
+    )
+
+
+def _opt_id(fields: Mapping[str, Any], key: str) -> str | None:
+    value = fields.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise _Malformed(f'"{key}" must be an id (letters, digits, "_" and "-"), got {value!r}')
+    return value
+
+
+def _opt_choice(fields: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    if value not in choices:
+        raise _Malformed(f'"{key}" must be one of {", ".join(choices)}, got {value!r}')
+    return str(value)

@@ -485,6 +485,23 @@ class AcceptedProposal(BaseModel):
     proposal: ProposalPublic
     action: Literal["created", "updated"]
     entity: dict[str, Any] = Field(description="The page, phase or task created or updated.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Dependencies dropped: what they named was dismissed or no longer exists.",
+    )
+
+
+class ArchitectSpawn(_Request):
+    phase_id: Id | None = Field(
+        default=None, description="The phase to detail (needed by detail) or to focus on."
+    )
+    page_id: Id | None = Field(default=None, description="A page to focus on.")
+    instructions: Text | None = Field(
+        default=None, description="Extra instructions added to the prompt."
+    )
+    provider: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
 # --- messages ---------------------------------------------------------------------------

@@ -59,7 +59,12 @@ Event                            Payload
 ``agent:stopped|crashed``        the agent, ``reason`` (``task_complete``, ``error``, ...)
 ``agent:account_switched``       the agent, ``from_account_id``, ``to_account_id``
 ``worktree:created|removed``     ``agent_id``, ``project``, ``path``, ``branch``
-``proposal:accepted``            the proposal, ``action``, ``target_entity_id`` (see below)
+``proposal:created|updated``     the proposal (an architect's output file, pending; updated
+                                 when the file changed before it was decided)
+``proposal:rejected``            ``agent_id``, ``file``, ``problem``: an output file that did
+                                 not become a proposal
+``proposal:accepted``            the proposal, ``action``, ``target_entity_id``, ``warnings``
+                                 (see below)
 ``proposal:dismissed``           the proposal
 ``message:created``              the message
 ``conversation:created``         the conversation (the question)
@@ -179,6 +184,9 @@ MERGE_STARTED: Final = "merge:started"
 MERGE_COMPLETED: Final = "merge:completed"
 MERGE_CONFLICTED: Final = "merge:conflicted"
 
+PROPOSAL_CREATED: Final = "proposal:created"
+PROPOSAL_UPDATED: Final = "proposal:updated"
+PROPOSAL_REJECTED: Final = "proposal:rejected"
 PROPOSAL_ACCEPTED: Final = "proposal:accepted"
 PROPOSAL_DISMISSED: Final = "proposal:dismissed"
 

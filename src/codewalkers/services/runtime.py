@@ -46,6 +46,7 @@ from codewalkers.db import (
 )
 from codewalkers.services import accounts, events
 from codewalkers.services import projects as project_service
+from codewalkers.services import proposals as proposal_service
 from codewalkers.services.agents import describe, find_agent
 from codewalkers.workspace import Workspace
 
@@ -92,6 +93,8 @@ class SpawnRequest:
     model: str | None = None
     #: The agent's branch in every project (default: ``<initiative branch>--<task>-<id8>``).
     branch: str | None = None
+    #: Without a task: the phase the agent works on (an architect detailing it).
+    phase_id: str | None = None
 
 
 def utcnow() -> datetime:
@@ -282,6 +285,7 @@ class AgentRuntime:
             mode=str(agent.mode),
             task_id=agent.task_id,
             initiative_id=agent.initiative_id,
+            phase_id=request.phase_id,
             projects=made,
             instructions=request.instructions,
         )
@@ -302,8 +306,21 @@ class AgentRuntime:
             mode=str(agent.mode),
             task_id=agent.task_id,
             initiative_id=agent.initiative_id,
+            phase_id=self._scope_phase(agent),
             projects=self._project_inputs(agent),
         )
+
+    def _scope_phase(self, agent: Agent) -> str | None:
+        """The agent's phase: its task's, else the one it was spawned for (its manifest
+        says), if any."""
+        if agent.task_id:
+            task = self.db.tasks.find_by_id(agent.task_id)
+            return task.phase_id if task is not None else None
+        manifest = workdir.read_manifest(self.paths.workdir(agent.name)) or {}
+        phase_id = manifest.get("phase_id")
+        if isinstance(phase_id, str) and self.db.phases.find_by_id(phase_id) is not None:
+            return phase_id
+        return None
 
     def _project_inputs(self, agent: Agent) -> list[workdir.ProjectInput]:
         found = []
@@ -317,7 +334,12 @@ class AgentRuntime:
         return found
 
     def _initial_prompt(self, agent: Agent) -> str:
-        return workdir.render_prompt(str(agent.mode), self._inputs(agent))
+        # The prompt written at spawn holds what the database does not: the instructions.
+        written = workdir.input_dir(self.paths.workdir(agent.name)) / "PROMPT.md"
+        try:
+            return written.read_text(encoding="utf-8")
+        except OSError:
+            return workdir.render_prompt(str(agent.mode), self._inputs(agent))
 
     def _has_accounts(self, provider: Provider) -> bool:
         return bool(self._readable_accounts(provider))
@@ -553,6 +575,9 @@ class AgentRuntime:
             committed = self._commit_leftovers(agent, "it crashed with them uncommitted")
         else:
             committed = []
+        proposal_files = None
+        if signal.status == "done" and str(agent.mode) in workdir.PLANNING_MODES:
+            proposal_files = workdir.read_proposals(directory)
         now = utcnow()
         with self.db.transaction():
             result = result_of(agent)
@@ -560,6 +585,8 @@ class AgentRuntime:
                 result["committed_by_coordinator"] = committed
             if signal.status == "done":
                 result.update({"status": "done", "result": signal.result})
+                if proposal_files is not None:
+                    result.update(self._record_proposals(agent, *proposal_files))
                 updated = self.db.agents.update(
                     agent.id,
                     status=AgentStatus.IDLE,
@@ -636,6 +663,33 @@ class AgentRuntime:
                 if agent.task_id:
                     self._set_task(agent.task_id, TaskStatus.BLOCKED)
                 events.emit(self.db, events.AGENT_CRASHED, updated, reason=reason)
+
+    def _record_proposals(
+        self,
+        agent: Agent,
+        files: list[workdir.ProposalFile],
+        problems: list[workdir.ProposalProblem],
+    ) -> dict[str, Any]:
+        """In the caller's transaction: a planning agent's output files as pending
+        proposals (all or none), and what it says in the agent's result."""
+        try:
+            with self.db.transaction():
+                recorded = proposal_service.record_proposals(
+                    self.db, agent.id, files, problems, default_phase_id=self._scope_phase(agent)
+                )
+        except DatabaseError as exc:
+            log.exception("could not record the proposals of agent %s", agent.name)
+            reason = f"could not record the proposals: {str(exc).splitlines()[0]}"
+            return {
+                "proposals": [],
+                "proposal_problems": [{"file": f.name, "problem": reason} for f in files]
+                + [{"file": p.name, "problem": p.problem} for p in problems],
+            }
+        problems_found = [{"file": p.name, "problem": p.problem} for p in recorded.problems]
+        return {
+            "proposals": [p.id for p in recorded.proposals],
+            "proposal_problems": problems_found,
+        }
 
     def _finish_stopped(self, agent: Agent, reason: str, exit_code: int | None) -> None:
         committed = self._commit_leftovers(agent, f"it was stopped ({reason})")

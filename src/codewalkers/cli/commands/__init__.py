@@ -20,6 +20,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(secret.app, name="secret")
     app.add_typer(agent.app, name="agent")
     app.add_typer(proposal.app, name="proposal")
+    from codewalkers.cli.commands import architect
+
+    app.add_typer(architect.app, name="architect")
     from codewalkers.cli.commands import chat, conversation, message, review, server
 
     app.add_typer(message.app, name="message")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from codewalkers.server.routes import (
     accounts,
     agents,
+    architect,
     chat,
     conversations,
     events,
@@ -28,6 +29,7 @@ ROUTERS = [
     accounts.router,
     agents.router,
     proposals.router,
+    architect.router,
     messages.router,
     conversations.router,
     chat.router,

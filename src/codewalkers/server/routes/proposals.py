@@ -5,7 +5,7 @@ from __future__ import annotations
 from codewalkers.server import models as m
 from codewalkers.server.errors import CONFLICT, NOT_FOUND
 from codewalkers.server.routes._common import Db, make_router, out, outs
-from codewalkers.services import plan, proposals
+from codewalkers.services import agents, plan, proposals
 from codewalkers.services.serialize import plain
 
 router = make_router("proposals")
@@ -35,11 +35,27 @@ def accept(db: Db, id: str) -> m.AcceptedProposal:
     """Apply a pending proposal (create or update its page, phase or task), all or nothing;
     409 when it is not pending.
     """
-    result = proposals.accept_proposal(db, id)
+    return _accepted(proposals.accept_proposal(db, id))
+
+
+@router.post(
+    "/agents/{name}/proposals/accept",
+    response_model=list[m.AcceptedProposal],
+    responses={**NOT_FOUND, **CONFLICT},
+)
+def accept_all(db: Db, name: str) -> list[m.AcceptedProposal]:
+    """Accept every pending proposal of the agent, in order, all or nothing (the error names
+    the proposal that failed); dependencies among them are made."""
+    agent = agents.find_agent(db, name)
+    return [_accepted(result) for result in proposals.accept_all(db, agent.id)]
+
+
+def _accepted(result: proposals.AcceptedProposal) -> m.AcceptedProposal:
     return m.AcceptedProposal(
         proposal=out(m.ProposalPublic, result.proposal),
         action="created" if result.action == "created" else "updated",
         entity=plain(result.entity),
+        warnings=result.warnings,
     )
 
 
