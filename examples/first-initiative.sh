@@ -32,26 +32,55 @@ if [ "${CW_DEMO_PROVIDER:-fake}" = "fake" ]; then
     printf '\n[providers.claude]\ncommand = "%s"\n' "$(command -v cw-fake-agent)" >> .cwrc
 fi
 
-echo "==> the plan: 2 phases, 4 tasks, dependencies"
+echo "==> the coordinator: it runs the agents (cw stop ends it)"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cw start --detach --port "$port"
+trap 'cw stop >/dev/null 2>&1 || true' EXIT
+
 P=$(cw project add acme "$here/remote.git" --json | jid)
 I=$(cw initiative create "User authentication" --project "$P" --no-merge-approval --json | jid)
-DESIGN=$(cw phase create --initiative "$I" "Design" --json | jid)
-BUILD=$(cw phase create --initiative "$I" "Build" --json | jid)
-cw phase depend "$BUILD" --on "$DESIGN"
-FLOW=$(cw task create "Sketch the token flow" --phase "$DESIGN" --priority high --json | jid)
-TABLE=$(cw task create "Design the session table" --phase "$DESIGN" --json | jid)
-cw task depend "$TABLE" --on "$FLOW"
-cw task create "Implement login" --phase "$BUILD" --description "Form, endpoint, tests" >/dev/null
-cw task create "Implement logout" --phase "$BUILD" >/dev/null
+
+# Waits until the agent NAME has ended its turn (idle: done, or crashed...).
+wait_agent() {
+    waited=0
+    while [ "$(cw agent get "$1" --json | field status)" = "running" ]; do
+        sleep 1
+        waited=$((waited + 1))
+        if [ "$waited" -ge 300 ]; then echo "agent $1 still runs after 300 s" >&2; exit 1; fi
+    done
+    cw agent result "$1"
+}
+
+# The fake agent acts the scenario of the first cw-fake block of its prompt (here, the
+# architect's --instructions): the files a real architect would write under .cw/output/.
+# A real provider (CW_DEMO_PROVIDER=claude) ignores the block and plans by itself.
+set -- $(cw id -n 6)
+DESIGN=$1 BUILD=$2 FLOW=$3 TABLE=$4 LOGIN=$5 LOGOUT=$6
+phase() { printf '{"path": "phases/%s.md", "front": {"title": "%s", "id": "%s", "depends_on": [%s]}, "body": "%s"}' "$@"; }
+task() { printf '{"path": "tasks/%s.md", "front": {"title": "%s", "id": "%s", "phase_id": "%s", "priority": "%s", "depends_on": [%s]}, "body": "%s"}' "$@"; }
+fake() { printf '```cw-fake\n{"steps": [{"propose": [%s]}, {"done": "%s"}]}\n```\n' "$1" "$2"; }
+
+echo "==> an architect agent plans the phases; a person accepts its proposals"
+cw architect plan "$I" --name planner --instructions "Two phases: design, then build.
+$(fake "$(phase 01-design Design "$DESIGN" "" "Decide how sessions work."), $(phase 02-build Build "$BUILD" "\"$DESIGN\"" "Build it.")" "2 phases proposed")" >/dev/null
+wait_agent planner
+cw proposal list --agent planner
+cw proposal accept --all --agent planner
+
+echo "==> architect agents detail each phase into tasks; accepted"
+cw architect detail "$I" --phase "$DESIGN" --name designer --instructions "$(fake "$(task 01-flow "Sketch the token flow" "$FLOW" "$DESIGN" high "" "Who issues tokens, who checks them."), $(task 02-table "Design the session table" "$TABLE" "$DESIGN" medium "\"$FLOW\"" "Columns, indexes, expiry.")" "2 tasks proposed")" >/dev/null
+cw architect detail "$I" --phase "$BUILD" --name builder --instructions "$(fake "$(task 01-login "Implement login" "$LOGIN" "$BUILD" high "" "Form, endpoint, tests."), $(task 02-logout "Implement logout" "$LOGOUT" "$BUILD" medium "\"$LOGIN\"" "Revoke the session.")" "2 tasks proposed")" >/dev/null
+wait_agent designer
+wait_agent builder
+cw proposal accept --all --agent designer
+cw proposal accept --all --agent builder
 cw phase approve "$DESIGN" >/dev/null
 cw phase approve "$BUILD" >/dev/null
 cw initiative tree "$I"
 
-echo "==> the coordinator runs the agents"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cw start --detach --port "$port"
-trap 'cw stop >/dev/null 2>&1 || true' EXIT
+echo "==> execute: agents take the ready tasks, each in its own worktree; merges follow"
 cw initiative execute "$I"
+total=$(cw task list --initiative "$I" --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
 
 status=active
 waited=0
@@ -60,7 +89,7 @@ while [ "$status" != "pending_review" ]; do
     waited=$((waited + 2))
     status=$(cw initiative get "$I" --json | field status)
     done_count=$(cw task list --initiative "$I" --json | python3 -c 'import json, sys; print(sum(t["status"] == "completed" for t in json.load(sys.stdin)))')
-    echo "    ${waited}s: initiative $status, $done_count/4 tasks completed"
+    echo "    ${waited}s: initiative $status, $done_count/$total tasks completed"
     if [ "$waited" -ge 600 ]; then
         cw dispatch status --initiative "$I"
         echo "the initiative did not finish within 600 s" >&2
