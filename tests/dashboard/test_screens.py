@@ -294,12 +294,14 @@ def test_the_command_palette_jumps_to_anything_and_runs_its_action(
     expect(dialog.locator(".palette-item .facts")).to_contain_text("completed")
     expect(dialog.get_by_role("button", name="Complete Sign off invoices")).to_have_count(0)
     wait_for(lambda: cw("task", "get", task["id"])["status"] == "completed")
-    page.keyboard.press("Escape")
+    page.locator("#palette-input").press("Escape")
+    expect(dialog).to_be_hidden()
     expect(page.locator(f"#task-{task['id']}")).to_have_attribute("data-status", "completed")
 
     # Agents and screens are there too; the arrow keys move through the results.
     page.keyboard.press("Control+k")
     page.locator("#palette-input").fill("settings")
+    expect(dialog.locator(".palette-item .pl")).to_have_text(["Settings"])
     page.keyboard.press("ArrowDown")
     expect(dialog.locator("a[data-palette-item]").first).to_be_focused()
     page.keyboard.press("Enter")

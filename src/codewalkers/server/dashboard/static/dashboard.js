@@ -101,6 +101,11 @@
       if (event.target === palette) palette.close();  // a click on the backdrop
     });
     palette.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {  // a search field would only clear itself
+        event.preventDefault();
+        palette.close();
+        return;
+      }
       var items = paletteItems();
       if (!items.length) return;
       var at = items.indexOf(document.activeElement);
