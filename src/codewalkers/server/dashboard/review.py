@@ -45,7 +45,7 @@ class ReviewView:
     files: list[pipeline.FileDiff] = field(default_factory=list)
     orphans: list[pipeline.Thread] = field(default_factory=list)
     diff_error: str | None = None
-    unresolved: dict[str, int] = field(default_factory=dict)  # per phase id
+    unresolved: dict[str, int] = field(default_factory=dict)  # open threads per phase id
     message: str | None = None
 
     @property
@@ -82,7 +82,10 @@ def review_view(
     )
     for phase in phases:
         comments = db.review_comments.find_by_phase_id(phase.id)
-        view.unresolved[phase.id] = sum(not c.resolved for c in comments)
+        open_threads = {
+            (c.file_path, c.line_number, str(c.line_type)) for c in comments if not c.resolved
+        }
+        view.unresolved[phase.id] = len(open_threads)
     if chosen is None:
         return view
     runtime = getattr(request.app.state, "runtime", None)

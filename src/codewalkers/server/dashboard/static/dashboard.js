@@ -137,7 +137,7 @@
       formEl.querySelector("[name=line_number]").value = plus.dataset.line;
       formEl.querySelector("[name=line_type]").value = plus.dataset.type;
       var area = formEl.querySelector("textarea");
-      area.setAttribute("aria-label", "Comment on " + plus.dataset.file + " line " + plus.dataset.line);
+      area.setAttribute("aria-label", "New comment on " + plus.dataset.file + " line " + plus.dataset.line);
       row.parentNode.insertBefore(fresh, row.nextSibling);
       htmx.process(fresh);
       area.focus();
@@ -156,6 +156,20 @@
         return t.value.trim() !== "";
       });
     if (busy) event.preventDefault();
+  });
+  // The line confirming the last action stays through live refreshes until the next action.
+  var keptMessage = null;
+  body.addEventListener("htmx:beforeSwap", function (event) {
+    var elt = event.detail.elt;
+    keptMessage = null;
+    if (!elt.matches || !elt.matches("[data-hold-while-typing]")) return;
+    keptMessage = elt.querySelector("#review-message");
+  });
+  body.addEventListener("htmx:afterSwap", function (event) {
+    var elt = event.detail.elt;
+    if (!keptMessage || !elt.matches || !elt.matches("[data-hold-while-typing]")) return;
+    if (!elt.querySelector("#review-message")) elt.insertBefore(keptMessage, elt.firstChild);
+    keptMessage = null;
   });
 
   // --- agent output ----------------------------------------------------------------------
