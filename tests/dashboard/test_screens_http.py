@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from codewalkers.server.dashboard import pipeline
+from codewalkers.server.dashboard.stream import Scope, translate
 from tests.agents.conftest import make_remote
 from tests.dashboard.conftest import login_link
 from tests.server.conftest import Server, Workspace
@@ -32,6 +33,23 @@ def test_phases_are_levelled_by_their_deepest_dependency() -> None:
         {"a": 1, "b": 0},
         {"a": 0, "b": 1},
     )
+
+
+def test_review_comments_refresh_their_initiatives_review_and_accounts_the_settings() -> None:
+    def names(kind: str, event: dict[str, Any], scope: Scope) -> list[str]:
+        found = translate(7, kind, event, scope, lambda _payload: "")
+        return [
+            line[len("event: ") :]
+            for m in found
+            for line in m.splitlines()
+            if line.startswith("event: ")
+        ]
+
+    comment = {"initiative_id": "I1", "entity_id": "C1"}
+    assert names("review:comment_created", comment, Scope(initiative_id="I1")) == ["review"]
+    assert names("review:resolved", comment, Scope(initiative_id="I2")) == []
+    assert names("account:exhausted", {"entity_id": "A1"}, Scope()) == ["settings"]
+    assert names("project:synced", {"entity_id": "P1"}, Scope()) == ["settings"]
 
 
 DIFF = """diff --git a/app.py b/app.py
