@@ -241,3 +241,17 @@ def test_settings_and_the_palette_over_http(
         client.post("/ui/palette/run", data={"kind": "initiative", "action": "execute", "id": iid})
     )
     assert "executing &#34;Search me&#34;" in ran
+
+    # Queue one task: its phase is queued (approved); one waiting for approval is approved.
+    phase = space.ok("phase", "create", "--initiative", iid, "Later")
+    task = space.ok("task", "create", "Tidy up", "--phase", phase["id"])["id"]
+    gated = space.ok("task", "create", "Gated", "--phase", phase["id"])["id"]
+    space.ok("task", "status", gated, "pending_approval")
+    assert "Queue Tidy up" in ok(client.get("/ui/palette", params={"q": "tidy"}))
+    queued = ok(client.post(f"/ui/tasks/{task}/queue"))
+    assert f'id="phase-{phase["id"]}" data-status="pending"' not in queued
+    assert space.ok("phase", "get", phase["id"])["status"] != "pending"  # queued: approved
+    refused(client.post(f"/ui/tasks/{task}/queue"), 409, "nothing to queue")
+    ran = ok(client.post("/ui/palette/run", data={"kind": "task", "action": "queue", "id": gated}))
+    assert "queued &#34;Gated&#34;" in ran
+    assert space.ok("task", "get", gated)["status"] != "pending_approval"

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from codewalkers.db import Database, NotFoundError, PhaseStatus, Task
+from codewalkers.db import ConflictError, Database, NotFoundError, PhaseStatus, Task, TaskStatus
 from codewalkers.server.dashboard import pipeline
 from codewalkers.server.dashboard.routes import form, fragment, not_found, page
 from codewalkers.server.routes._common import get_executor
@@ -95,6 +95,35 @@ def queue_phase(request: Request, id: str) -> HTMLResponse:
     phase = plan.set_phase_status(_db(request), id, PhaseStatus.APPROVED)
     executor.wake()
     return fragment(request, "_pipeline.html", **_context(request, phase.initiative_id))
+
+
+def queue_task(db: Database, task_id: str) -> Task:
+    """Make a task dispatchable: approve it when it waits for approval, and queue its phase
+    when that is still pending. Raises ``NotFoundError``, ``ConflictError`` when neither
+    applies (it is running, done, blocked or queued already)."""
+    task: Task = plan.get_or_raise(db.tasks, task_id, "task")
+    phase = db.phases.find_by_id(task.phase_id) if task.phase_id else None
+    waits = task.status == TaskStatus.PENDING_APPROVAL
+    phase_waits = phase is not None and phase.status == PhaseStatus.PENDING
+    if not waits and not (task.status == TaskStatus.PENDING and phase_waits):
+        raise ConflictError(f"task {task.name} is {task.status}: nothing to queue")
+    if waits:
+        task = plan.approve_task(db, task.id)
+    if phase is not None and phase_waits:
+        plan.set_phase_status(db, phase.id, PhaseStatus.APPROVED)
+    return task
+
+
+@router.post("/ui/tasks/{id}/queue")
+def queue(request: Request, id: str) -> HTMLResponse:
+    """Queue one task (approve it, and its phase if need be); it runs once the initiative
+    executes and its dependencies are done."""
+    executor = get_executor(request)
+    task = queue_task(_db(request), id)
+    executor.wake()
+    return fragment(
+        request, "_pipeline.html", **_context(request, _initiative_of(_db(request), task))
+    )
 
 
 @router.post("/ui/tasks/{id}/retry")

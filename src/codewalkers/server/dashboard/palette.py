@@ -20,6 +20,7 @@ from codewalkers.db import (
     TaskType,
     ValidationError,
 )
+from codewalkers.server.dashboard.execution import queue_task
 from codewalkers.server.dashboard.routes import form, fragment
 from codewalkers.server.routes._common import get_executor, get_runtime
 from codewalkers.services.agents import find_agent
@@ -109,6 +110,11 @@ def search(db: Database, query: str) -> list[Item]:
             phases[task.phase_id].initiative_id if task.phase_id in phases else None
         )
         actions = []
+        phase = phases.get(task.phase_id or "")
+        if task.status == TaskStatus.PENDING_APPROVAL or (
+            task.status == TaskStatus.PENDING and phase is not None and phase.status == "pending"
+        ):
+            actions.append(Action("Queue", "task", "queue", task.id))
         if task.status == TaskStatus.BLOCKED:
             actions.append(Action("Retry", "task", "retry", task.id))
         if task.type != TaskType.AUTO and task.status in {TaskStatus.PENDING, TaskStatus.BLOCKED}:
@@ -157,6 +163,11 @@ async def run(request: Request) -> HTMLResponse:
             agent = find_agent(db, id)
             (runtime.stop if name == "stop" else runtime.resume)(agent.name)
             return f"{'stopped' if name == 'stop' else 'resumed'} {agent.name}"
+        if kind == "task" and name == "queue":
+            executor = get_executor(request)
+            task = queue_task(db, id)
+            executor.wake()
+            return f'queued "{task.name}"'
         if kind == "task" and name in {"retry", "complete"}:
             executor = get_executor(request)
             task = executor.retry_task(id) if name == "retry" else executor.complete_task(id)

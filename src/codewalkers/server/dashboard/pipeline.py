@@ -31,10 +31,18 @@ class TaskRow:
     depth: int  # 0 for a phase's own tasks, 1 for their subtasks, ...
     agent: Agent | None
     reason: str | None  # why it waits, when the executor says so
+    phase_pending: bool = False  # its phase is not approved yet
 
     @property
     def can_retry(self) -> bool:
         return self.task.status == TaskStatus.BLOCKED
+
+    @property
+    def can_queue(self) -> bool:
+        """Waiting for approval, or in a phase not queued yet: queueing approves them."""
+        return self.task.status == TaskStatus.PENDING_APPROVAL or (
+            self.task.status == TaskStatus.PENDING and self.phase_pending
+        )
 
     @property
     def can_complete(self) -> bool:
@@ -108,12 +116,14 @@ def _rows(
     agents: dict[str, Agent],
     reasons: dict[str, str],
     depth: int = 0,
+    phase_pending: bool = False,
 ) -> list[TaskRow]:
     rows: list[TaskRow] = []
     for node in nodes:
         task = node.task
-        rows.append(TaskRow(task, depth, agents.get(task.id), reasons.get(task.id)))
-        rows += _rows(node.children, agents, reasons, depth + 1)
+        agent, reason = agents.get(task.id), reasons.get(task.id)
+        rows.append(TaskRow(task, depth, agent, reason, phase_pending))
+        rows += _rows(node.children, agents, reasons, depth + 1, phase_pending)
     return rows
 
 
@@ -140,7 +150,7 @@ def pipeline(db: Database, initiative_id: str, status: dict[str, Any] | None) ->
         card = PhaseCard(
             node.phase,
             [names.get(d, d) for d in node.depends_on],
-            _rows(node.tasks, agents, reasons),
+            _rows(node.tasks, agents, reasons, phase_pending=node.phase.status == "pending"),
             reasons.get(node.phase.id),
         )
         columns[by_level[node.phase.id]].append(card)
