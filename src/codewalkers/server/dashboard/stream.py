@@ -8,7 +8,9 @@ agent) and its parts re-render on the few names this stream sends:
 - ``agents``: an agent changed state (nav counts, agent list, inbox);
 - ``agent``: the page's agent changed state (its header and buttons);
 - ``output``: the page's agent wrote output; the data is the rendered HTML of the chunk,
-  appended as it arrives (chunks up to ``after_chunk`` are already on the page).
+  appended as it arrives (chunks up to ``after_chunk`` are already on the page);
+- ``review``: a review comment on a phase of the page's initiative changed;
+- ``settings``: an account or a project changed (the Settings screen).
 
 Each message carries the domain event's ``seq`` as its id, so a browser that reconnects
 (with ``Last-Event-ID``) misses nothing still retained. The page gives ``after`` (the newest
@@ -35,6 +37,7 @@ AGENT_STATE_EVENTS = (
     "agent:account_switched",
 )
 PLAN_EVENTS = ("initiative:*", "phase:*", "task:*")
+OTHER_EVENTS = ("review:*", "account:*", "project:*")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,11 @@ def translate(
         out.append(message(seq, "initiatives"))
         if scope.initiative_id and event.get("initiative_id") == scope.initiative_id:
             out.append(message(seq, "plan"))
+    elif family == "review":
+        if scope.initiative_id and event.get("initiative_id") == scope.initiative_id:
+            out.append(message(seq, "review"))
+    elif family in {"account", "project"}:
+        out.append(message(seq, "settings"))
     elif kind == "agent:output":
         payload = event.get("payload") or {}
         if (
@@ -103,7 +111,7 @@ async def dashboard_stream(
     after_seq: int | None,
     render_output: Callable[[dict[str, Any]], str],
 ) -> AsyncIterator[str]:
-    types = [*PLAN_EVENTS, *AGENT_STATE_EVENTS]
+    types = [*PLAN_EVENTS, *AGENT_STATE_EVENTS, *OTHER_EVENTS]
     if scope.agent_id:
         types.append("agent:output")
     async for text in hub.stream(after_seq=after_seq, types=types):

@@ -73,6 +73,105 @@
     if (elt.matches && elt.matches("form[data-reset-on-success]")) elt.reset();
   });
 
+  // --- command palette (Ctrl/⌘-K) ----------------------------------------------------------
+  var palette = document.getElementById("palette");
+  var paletteInput = document.getElementById("palette-input");
+  function openPalette() {
+    if (!palette || palette.open) return;
+    var status = document.getElementById("palette-status");
+    if (status) status.textContent = "";
+    palette.showModal();
+    paletteInput.select();
+    htmx.trigger(paletteInput, "palette:open");
+  }
+  function paletteItems() {
+    return Array.prototype.slice.call(palette.querySelectorAll("[data-palette-item]"));
+  }
+  document.addEventListener("keydown", function (event) {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && (event.key === "k" || event.key === "K")) {
+      event.preventDefault();
+      if (palette && palette.open) palette.close(); else openPalette();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-open-palette]")) openPalette();
+  });
+  if (palette) {
+    palette.addEventListener("click", function (event) {
+      if (event.target === palette) palette.close();  // a click on the backdrop
+    });
+    palette.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {  // a search field would only clear itself
+        event.preventDefault();
+        palette.close();
+        return;
+      }
+      var items = paletteItems();
+      if (!items.length) return;
+      var at = items.indexOf(document.activeElement);
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        var next = event.key === "ArrowDown" ? at + 1 : (at < 0 ? items.length - 1 : at - 1);
+        if (next < 0) { paletteInput.focus(); return; }
+        items[Math.min(next, items.length - 1)].focus();
+      } else if (event.key === "Enter" && document.activeElement === paletteInput) {
+        event.preventDefault();
+        items[0].click();
+      }
+    });
+  }
+
+  // --- review: a comment form under the line clicked; no refresh while one is written -----
+  document.addEventListener("click", function (event) {
+    var plus = event.target.closest && event.target.closest(".add-comment");
+    if (plus) {
+      var template = document.getElementById("comment-form");
+      var row = plus.closest("tr");
+      if (!template || !row) return;
+      var next = row.nextElementSibling;
+      while (next && next.classList.contains("thread-row")) { row = next; next = row.nextElementSibling; }
+      if (next && next.classList.contains("comment-form-row")) next.remove();
+      var fresh = template.content.firstElementChild.cloneNode(true);
+      var formEl = fresh.querySelector("form");
+      formEl.querySelector("[name=file_path]").value = plus.dataset.file;
+      formEl.querySelector("[name=line_number]").value = plus.dataset.line;
+      formEl.querySelector("[name=line_type]").value = plus.dataset.type;
+      var area = formEl.querySelector("textarea");
+      area.setAttribute("aria-label", "New comment on " + plus.dataset.file + " line " + plus.dataset.line);
+      row.parentNode.insertBefore(fresh, row.nextSibling);
+      htmx.process(fresh);
+      area.focus();
+      return;
+    }
+    var cancel = event.target.closest && event.target.closest("[data-cancel-comment]");
+    if (cancel) cancel.closest("tr").remove();
+  });
+  body.addEventListener("htmx:beforeRequest", function (event) {
+    // A live refresh of the review must not wipe a comment being written.
+    var elt = event.detail.elt;
+    if (!elt.matches || !elt.matches("[data-hold-while-typing]")) return;
+    if (event.detail.requestConfig && event.detail.requestConfig.verb !== "get") return;
+    var busy = elt.querySelector(".comment-form-row") ||
+      Array.prototype.some.call(elt.querySelectorAll("textarea, input[name=summary]"), function (t) {
+        return t.value.trim() !== "";
+      });
+    if (busy) event.preventDefault();
+  });
+  // The line confirming the last action stays through live refreshes until the next action.
+  var keptMessage = null;
+  body.addEventListener("htmx:beforeSwap", function (event) {
+    var elt = event.detail.elt;
+    keptMessage = null;
+    if (!elt.matches || !elt.matches("[data-hold-while-typing]")) return;
+    keptMessage = elt.querySelector("#review-message");
+  });
+  body.addEventListener("htmx:afterSwap", function (event) {
+    var elt = event.detail.elt;
+    if (!keptMessage || !elt.matches || !elt.matches("[data-hold-while-typing]")) return;
+    if (!elt.querySelector("#review-message")) elt.insertBefore(keptMessage, elt.firstChild);
+    keptMessage = null;
+  });
+
   // --- agent output ----------------------------------------------------------------------
   var log = document.getElementById("log");
   if (!log) return;
