@@ -22,11 +22,13 @@ def install(app: FastAPI, sessions: DashboardSessions) -> None:
     # pay for FastAPI and Jinja2 on every start.
     from fastapi.staticfiles import StaticFiles
 
+    from codewalkers.server.dashboard import content_tab
     from codewalkers.server.dashboard.routes import STATIC_DIR, api, pages
 
     app.state.dashboard_sessions = sessions
     app.include_router(api)
     app.include_router(pages)
+    app.include_router(content_tab.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 
 

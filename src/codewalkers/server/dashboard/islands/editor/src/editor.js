@@ -11,7 +11,9 @@
 import { Editor } from "@tiptap/core";
 import { extensions } from "./schema.js";
 
-const SAVE_DELAY_MS = 600;
+// How long after the last keystroke a save starts. A test may hold edits unsaved by setting
+// window.cwEditorSaveDelay before the page loads.
+const SAVE_DELAY_MS = Number(window.cwEditorSaveDelay) || 600;
 
 function clock(iso) {
   const when = iso ? new Date(iso) : new Date();

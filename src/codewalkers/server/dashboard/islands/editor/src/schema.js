@@ -7,6 +7,7 @@ import { Extension, Node, mergeAttributes } from "@tiptap/core";
 import StarterKit from "@tiptap/starter-kit";
 import { Code } from "@tiptap/extension-code";
 import { Image } from "@tiptap/extension-image";
+import { Link } from "@tiptap/extension-link";
 import { ListItem, TaskItem, TaskList } from "@tiptap/extension-list";
 import { Table, TableCell, TableHeader, TableRow } from "@tiptap/extension-table";
 import { Placeholder } from "@tiptap/extensions";
@@ -164,8 +165,11 @@ export function extensions(placeholder) {
       listItem: false,
       underline: false, // Markdown has no underline
       trailingNode: false, // would add an empty paragraph to every page it opens
-      link: { openOnClick: false, autolink: true, linkOnPaste: true },
+      link: false,
     }),
+    // A link is the innermost mark (Tiptap's Link would be the outermost): emphasis around a
+    // link, "*see [x](u)*", the common case in Markdown, reads back as it was written.
+    Link.extend({ priority: 90 }).configure({ openOnClick: false, autolink: true, linkOnPaste: true }),
     // Code may sit inside a link or emphasis, as in Markdown ([`x`](url), **`x`**).
     Code.extend({ excludes: "" }),
     CheckedListItem,
