@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from codewalkers.content import markdown_to_tiptap, tiptap_to_markdown
 from codewalkers.db import Database
 from codewalkers.server import create_app
+from codewalkers.server.dashboard.stream import Scope, translate
 from codewalkers.services import pages
 from codewalkers.services.plan import create_initiative
 from tests.dashboard.test_auth_and_stream import HOST, ORIGIN, TOKEN, _login
@@ -199,3 +200,63 @@ def test_the_editor_bundle_is_committed_pinned_and_served(client: TestClient) ->
     lock = json.loads((ISLAND / "package-lock.json").read_text(encoding="utf-8"))
     assert lock["packages"][""]["devDependencies"] == package["devDependencies"]
     assert (ISLAND / "build.mjs").is_file() and (ISLAND / "src" / "editor.js").is_file()
+
+
+def form_post(client: TestClient, path: str, **fields: str) -> Any:
+    return client.post(path, data=fields, headers={"Origin": ORIGIN})
+
+
+def test_create_rename_move_and_delete_go_through_the_page_services(
+    client: TestClient, db: Database
+) -> None:
+    initiative = create_initiative(db, "Docs").id
+    empty = client.get(f"/ui/initiatives/{initiative}/pages")
+    assert empty.status_code == 200 and "No pages yet" in empty.text
+
+    blank = form_post(client, f"/ui/initiatives/{initiative}/pages", title="  ")
+    assert blank.status_code == 422 and blank.json()["detail"] == "title: give the page a title"
+    made = form_post(client, f"/ui/initiatives/{initiative}/pages", title="Spec")
+    assert made.status_code == 204
+    root = db.pages.find_root_page(initiative)
+    assert root is not None and root.title == "Docs"
+    (spec,) = db.pages.find_by_parent_page_id(root.id)
+    assert made.headers["HX-Redirect"] == f"/ui/initiatives/{initiative}/pages/{spec.id}"
+    shown = client.get(made.headers["HX-Redirect"])
+    assert shown.status_code == 200 and f'data-page="{spec.id}"' in shown.text
+    assert "img-src 'self' data: https:" in shown.headers["Content-Security-Policy"]
+    child = form_post(client, f"/ui/initiatives/{initiative}/pages", title="Detail", parent=spec.id)
+    detail_id = child.headers["HX-Redirect"].rsplit("/", 1)[1]
+    assert db.pages.find_by_id(detail_id).parent_page_id == spec.id  # type: ignore[union-attr]
+
+    renamed = form_post(client, f"/ui/pages/{spec.id}/rename", title="Specification")
+    assert renamed.status_code == 200 and "Specification" in renamed.text
+    assert db.pages.find_by_id(spec.id).title == "Specification"  # type: ignore[union-attr]
+    refused = form_post(client, f"/ui/pages/{spec.id}/move", parent=detail_id)
+    assert refused.status_code == 422 and "under itself" in refused.json()["detail"]
+    moved = form_post(client, f"/ui/pages/{detail_id}/move", parent=root.id)
+    assert moved.status_code == 200
+    assert db.pages.find_by_id(detail_id).parent_page_id == root.id  # type: ignore[union-attr]
+
+    deleted = form_post(client, f"/ui/pages/{spec.id}/delete")
+    assert deleted.status_code == 204
+    assert deleted.headers["HX-Redirect"] == f"/ui/initiatives/{initiative}/pages/{root.id}"
+    assert db.pages.find_by_id(spec.id) is None
+    other = create_initiative(db, "Other").id
+    assert client.get(f"/ui/initiatives/{other}/pages/{detail_id}").status_code == 404
+
+
+def test_the_stream_tells_the_content_tab_about_pages_without_their_content(
+    db: Database,
+) -> None:
+    initiative = create_initiative(db, "Docs").id
+    page = pages.create_page(db, initiative, "Spec", "Secret plans\n")
+    (event,) = [e for e in db.events.find_after(0) if e.entity_id == page.id]
+    scope = Scope(initiative_id=initiative)
+    payload = {"initiative_id": initiative, "entity_id": page.id, "payload": event.payload}
+    (text,) = translate(event.seq, event.type, payload, scope, lambda _: "")
+    assert text.startswith(f"id: {event.seq}\nevent: pages\n") and "Secret" not in text
+    change = json.loads(text.split("data: ", 1)[1])
+    assert change["version"] == pages.content_version(page.content)
+    assert change["title"] == "Spec" and change["event"] == "page:created"
+    other = Scope(initiative_id="another")
+    assert translate(event.seq, event.type, payload, other, lambda _: "") == []

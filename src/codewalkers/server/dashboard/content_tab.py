@@ -87,8 +87,9 @@ def content_view(db: Database, initiative_id: str, page_id: str | None) -> Conte
 def _tab(request: Request, initiative_id: str, page_id: str | None) -> HTMLResponse:
     try:
         view = content_view(_db(request), initiative_id, page_id)
-    except NotFoundError as exc:
-        return not_found(request, "initiatives", str(exc).split(" (")[0])
+    except NotFoundError:
+        what = f"page {page_id!r} in initiative {initiative_id!r}" if page_id else None
+        return not_found(request, "initiatives", what or f"initiative {initiative_id!r}")
     opened = view.page
     response = page(
         request,
