@@ -14,7 +14,9 @@ from codewalkers.content import markdown_to_tiptap, tiptap_to_markdown
 from tests.dashboard.conftest import live, login
 from tests.server.conftest import Server, Workspace
 
-pytestmark = pytest.mark.slow
+# In the browser on SQLite only: the same routes on PostgreSQL are tested over HTTP
+# (test_content_save.py), which costs seconds instead of minutes.
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 
 CORPUS = Path(__file__).parents[1] / "content" / "corpus"
 expect: Any = None
@@ -129,6 +131,28 @@ def test_pages_are_written_in_the_editor_and_managed_from_the_tree(
     expect(tree(second)).to_have_text(["Docs", "Design decisions"])
     assert space.cw("page", "get", appendix).code == 1
 
+    # Every corpus document survives the editor: the schema holds every node, mark and
+    # attribute content.py stores.
+    with coordinator.client() as api:
+        corpus = api.post("/initiatives", json={"name": "Corpus"}).json()["id"]
+        for source in sorted(CORPUS.glob("*.md")):
+            body = {
+                "initiative_id": corpus,
+                "title": source.stem,
+                "content_markdown": source.read_text(encoding="utf-8"),
+            }
+            made = api.post("/pages", json=body)
+            assert made.status_code == 201, made.text
+            stored = made.json()["content"]
+            first.goto(f"{coordinator.url}/ui/initiatives/{corpus}/pages/{made.json()['id']}")
+            saved(first)
+            loaded = first.locator("#editor").evaluate("el => el.cwEditor.getJSON()")
+            # What a save stores (the editor's document read back from its Markdown) is the
+            # stored document, up to the order of the marks on a run of text (ProseMirror
+            # keeps them in schema order: "[**a**](u)" comes back as "**[a](u)**").
+            again = markdown_to_tiptap(tiptap_to_markdown(loaded))
+            assert canonical(again) == canonical(stored), source.name
+
 
 def test_a_change_made_elsewhere_is_never_silently_overwritten(
     space: Workspace, coordinator: Server, context: Any, tmp_path: Path
@@ -182,33 +206,6 @@ def test_a_change_made_elsewhere_is_never_silently_overwritten(
     expect(state).to_have_attribute("data-state", "saved")
     expect(editor(held)).to_have_text("Final words")
     assert markdown_of(space, page_id) == "Final words\n"
-
-
-def test_every_corpus_document_survives_the_editor(
-    space: Workspace, coordinator: Server, context: Any, tmp_path: Path
-) -> None:
-    """The editor's schema holds every node, mark and attribute content.py stores: a page
-    loaded into the editor gives back the same Markdown."""
-    page = login(context, space)
-    with coordinator.client() as api:
-        initiative = api.post("/initiatives", json={"name": "Corpus"}).json()["id"]
-        for source in sorted(CORPUS.glob("*.md")):
-            body = {
-                "initiative_id": initiative,
-                "title": source.stem,
-                "content_markdown": source.read_text(encoding="utf-8"),
-            }
-            made = api.post("/pages", json=body)
-            assert made.status_code == 201, made.text
-            stored = made.json()["content"]
-            page.goto(f"{coordinator.url}/ui/initiatives/{initiative}/pages/{made.json()['id']}")
-            saved(page)
-            loaded = page.locator("#editor").evaluate("el => el.cwEditor.getJSON()")
-            # What a save stores (the editor's document read back from its Markdown) is the
-            # stored document, up to the order of the marks on a run of text (ProseMirror
-            # keeps them in schema order: "[**a**](u)" comes back as "**[a](u)**").
-            again = markdown_to_tiptap(tiptap_to_markdown(loaded))
-            assert canonical(again) == canonical(stored), source.name
 
 
 def canonical(node: Any) -> Any:
