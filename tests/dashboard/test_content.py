@@ -101,11 +101,15 @@ def test_pages_are_written_in_the_editor_and_managed_from_the_tree(
     expect(tree(second)).to_have_text(["Docs", "Design decisions"])
     assert space.ok("page", "get", notes)["title"] == "Design decisions"
     first.get_by_label("New page title").fill("Appendix")
+    first.get_by_label("Create under").select_option(label="Docs")  # default: the open page
     first.get_by_role("button", name="Add page").click()
     expect(first.get_by_label("Page title", exact=True)).to_have_value("Appendix")
     expect(tree(second)).to_have_text(["Docs", "Design decisions", "Appendix"])
     appendix = first.locator(".page-pane").get_attribute("data-page")
     assert appendix is not None
+    expect(second.locator(f'#page-tree [data-page="{appendix}"]')).to_have_attribute(
+        "data-depth", "1"
+    )
     # A blank title is refused in one line, and nothing changes.
     first.get_by_label("Page title", exact=True).fill("  ")
     first.get_by_label("Page title", exact=True).press("Enter")

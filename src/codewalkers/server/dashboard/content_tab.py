@@ -85,8 +85,10 @@ def content_view(db: Database, initiative_id: str, page_id: str | None) -> Conte
 
 
 def _tab(request: Request, initiative_id: str, page_id: str | None) -> HTMLResponse:
+    db = _db(request)
+    after_seq = db.events.latest_seq()  # before reading the page: no change falls between
     try:
-        view = content_view(_db(request), initiative_id, page_id)
+        view = content_view(db, initiative_id, page_id)
     except NotFoundError:
         what = f"page {page_id!r} in initiative {initiative_id!r}" if page_id else None
         return not_found(request, "initiatives", what or f"initiative {initiative_id!r}")
@@ -98,6 +100,7 @@ def _tab(request: Request, initiative_id: str, page_id: str | None) -> HTMLRespo
         title=f"{opened.title} · {view.initiative.name}" if opened else view.initiative.name,
         initiative=view.initiative,
         tab="content",
+        after_seq=after_seq,
         view=view,
         doc=opened.content if opened else None,
     )

@@ -58,6 +58,9 @@ function mount(root) {
   let blocked = false; // conflict or deleted: no auto-save until the person chooses
   let timer = null;
   let remote = null; // a change announced while a save was in flight
+  // Versions this editor saved: their events (replayed after a reconnect, or arriving late)
+  // are not changes made elsewhere.
+  const mine = new Set();
 
   function show(state, text, buttons) {
     stateLine.dataset.state = state;
@@ -127,6 +130,7 @@ function mount(root) {
       const { data, detail } = response.ok ? { data: await response.json(), detail: "" } : await detailOf(response);
       if (response.ok) {
         base = data.version;
+        mine.add(base);
         blocked = false;
         if (!dirty) show("saved", "Saved " + clock(data.updated_at));
       } else if (response.status === 409) {
@@ -203,7 +207,11 @@ function mount(root) {
       title.value = change.title;
       title.defaultValue = change.title;
     }
-    if (!change.version || change.version === base) return; // a rename or move, or our own save
+    if (change.title && document.title.indexOf(change.title) !== 0) {
+      document.title = change.title + document.title.slice(document.title.indexOf(" · "));
+    }
+    // A rename or a move, our own save, or a replay (after a reconnect) of one we had.
+    if (!change.version || change.version === base || mine.has(change.version)) return;
     if (dirty || blocked) conflict("Changed elsewhere at " + clock(change.updated_at) + " while you were editing; nothing of yours saved yet");
     else load();
   }
