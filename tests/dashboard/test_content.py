@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from codewalkers.content import markdown_to_tiptap, tiptap_to_markdown
+from codewalkers.server.runner import stop as stop_server
 from tests.dashboard.conftest import live, login
 from tests.server.conftest import Server, Workspace
 
@@ -159,7 +160,7 @@ def test_pages_are_written_in_the_editor_and_managed_from_the_tree(
 
 
 def test_a_change_made_elsewhere_is_never_silently_overwritten(
-    space: Workspace, coordinator: Server, context: Any, tmp_path: Path
+    space: Workspace, coordinator: Server, context: Any, tmp_path: Path, page_errors: list[str]
 ) -> None:
     """A clean editor takes a change made elsewhere at once; an editor holding unsaved text
     says the page changed and waits: overwrite with mine, or load theirs."""
@@ -210,6 +211,18 @@ def test_a_change_made_elsewhere_is_never_silently_overwritten(
     expect(state).to_have_attribute("data-state", "saved")
     expect(editor(held)).to_have_text("Final words")
     assert markdown_of(space, page_id) == "Final words\n"
+
+    # The server goes away: the indicator says the save failed, and why.
+    stop_server(space.state, timeout=10)
+    editor(page).click()
+    page.keyboard.press("End")
+    page.keyboard.type(" unsent")
+    expect(page.locator("#save-state")).to_have_attribute("data-state", "failed")
+    expect(page.locator("#save-state")).to_have_text(
+        "Not saved: the server does not answer (is `cw start` running?)"
+    )
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    page_errors.clear()  # the lost stream and the refused save are on the console, rightly
 
 
 def canonical(node: Any) -> Any:

@@ -141,7 +141,7 @@ function mount(root) {
         gone("Not saved: " + detail);
       } else {
         dirty = true;
-        show("failed", "Not saved: " + detail, [["Retry", "retry", () => save(true)]]);
+        show("failed", "Not saved: " + detail, [["Retry", "retry", () => save()]]);
       }
     } catch (e) {
       dirty = true;
