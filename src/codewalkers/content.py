@@ -49,7 +49,7 @@ from mdit_py_plugins.gfm_autolink._match import check_prev, match_http
 Node = dict[str, Any]
 Mark = dict[str, Any]
 
-__all__ = ["markdown_to_tiptap", "render_html", "tiptap_to_markdown"]
+__all__ = ["markdown_to_tiptap", "render_html", "tiptap_problem", "tiptap_to_markdown"]
 
 
 def _gfm(md: MarkdownIt) -> MarkdownIt:
@@ -290,6 +290,55 @@ def _append_text(nodes: list[Node], text: str, marks: list[Mark]) -> None:
 
 
 # --- Tiptap -> Markdown --------------------------------------------------------------------
+
+#: The node and mark types this module writes as Markdown (what a document may hold).
+BLOCK_TYPES = frozenset(
+    {
+        "doc", "paragraph", "heading", "codeBlock", "horizontalRule", "blockquote",
+        "bulletList", "orderedList", "taskList", "listItem", "taskItem", "table", "tableRow",
+        "tableHeader", "tableCell", "rawMarkdown", "footnoteDefinition",
+    }
+)  # fmt: skip
+MARK_TYPES = frozenset({"bold", "italic", "strike", "code", "link"})
+_MAX_DEPTH = 64
+
+
+def tiptap_problem(doc: Any) -> str | None:
+    """What makes ``doc`` something other than a Tiptap document this module can write as
+    Markdown (one line), or ``None`` when it is one: a ``doc`` node whose nodes and marks
+    are all of known types, nested at most 64 deep.
+    """
+    if not isinstance(doc, dict) or doc.get("type") != "doc":
+        return 'not a Tiptap document (expected {"type": "doc", "content": [...]})'
+    stack: list[tuple[Any, int, str]] = [(doc, 0, "doc")]
+    while stack:
+        node, depth, where = stack.pop()
+        if not isinstance(node, dict):
+            return f"{where}: a node must be an object"
+        kind = node.get("type")
+        if kind not in BLOCK_TYPES and kind not in _INLINE_TYPES:
+            return f"{where}: unknown node type {kind!r}"
+        if depth > _MAX_DEPTH:
+            return f"{where}: nested deeper than {_MAX_DEPTH} levels"
+        if kind == "text" and not isinstance(node.get("text"), str):
+            return f"{where}: a text node needs its text"
+        for key in ("attrs",):
+            if key in node and node[key] is not None and not isinstance(node[key], dict):
+                return f"{where}: {key} must be an object"
+        marks = node.get("marks") or []
+        if not isinstance(marks, list):
+            return f"{where}: marks must be a list"
+        for mark in marks:
+            if not isinstance(mark, dict) or mark.get("type") not in MARK_TYPES:
+                shown = mark.get("type") if isinstance(mark, dict) else mark
+                return f"{where}: unknown mark {shown!r}"
+        content = node.get("content") or []
+        if not isinstance(content, list):
+            return f"{where}: content must be a list"
+        for index, child in enumerate(content):
+            child_kind = child.get("type") if isinstance(child, dict) else "?"
+            stack.append((child, depth + 1, f"{where} > {child_kind}[{index}]"))
+    return None
 
 
 def tiptap_to_markdown(doc: Node | None) -> str:

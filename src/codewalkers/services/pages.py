@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from codewalkers.content import markdown_to_tiptap
-from codewalkers.db import Database, Page
+from codewalkers.content import markdown_to_tiptap, tiptap_problem, tiptap_to_markdown
+from codewalkers.db import ConflictError, Database, NotFoundError, Page, ValidationError
 from codewalkers.services import events
 from codewalkers.services.plan import get_or_raise
 
@@ -88,6 +90,60 @@ def update_page(
         page: Page = db.pages.update(page_id, **changes)
         events.emit(db, events.PAGE_UPDATED, page)
     return page
+
+
+class PageChangedError(ConflictError):
+    """The page's content changed since the version a save was based on; nothing saved."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.version = content_version(page.content)
+        when = page.updated_at.strftime("%H:%M:%S UTC")
+        super().__init__(
+            f"page {page.id} was changed elsewhere (at {when}) since you loaded it; nothing saved"
+        )
+
+
+def content_version(content: dict[str, Any] | None) -> str:
+    """A short fingerprint of a page's content: equal exactly when the content is.
+
+    Saves from the editor compare it rather than ``updated_at``: a rename or a move
+    elsewhere is no conflict for the text, and two writes in the same millisecond still
+    differ.
+    """
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def save_page_content(
+    db: Database, page_id: str, doc: Any, *, base_version: str | None
+) -> tuple[Page, bool]:
+    """Store a Tiptap document (the web editor's) as the page's content; return the page
+    and whether anything changed (an unchanged document writes nothing, emits nothing).
+
+    The document is stored as it reads back from its own Markdown, so what the editor saved
+    is exactly what ``cw page get --markdown`` shows. ``base_version`` is the
+    :func:`content_version` the editor started from; ``None`` overwrites whatever is there.
+
+    Raises ``ValidationError`` for a document that is not Tiptap JSON of known node types,
+    ``NotFoundError`` for an unknown page, :class:`PageChangedError` when the content is no
+    longer ``base_version``.
+    """
+    problem = tiptap_problem(doc)
+    if problem is not None:
+        raise ValidationError(f"content: {problem}")
+    normal = markdown_to_tiptap(tiptap_to_markdown(doc))
+    with db.transaction():
+        current = db.pages.find_by_id_for_update(page_id)
+        if current is None:
+            raise NotFoundError(f"page {page_id!r} does not exist (deleted elsewhere?)")
+        if base_version is not None and content_version(current.content) != base_version:
+            raise PageChangedError(current)
+        if current.content == normal:
+            return current, False
+        page: Page = db.pages.update(page_id, content=normal)
+        events.emit(db, events.PAGE_UPDATED, page)
+    return page, True
 
 
 def delete_page(db: Database, page_id: str) -> Page:

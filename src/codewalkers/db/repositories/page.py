@@ -15,6 +15,11 @@ class PageRepository(CrudRepository[Page], Protocol):
 
     def find_root_page(self, initiative_id: str) -> Page | None: ...
 
+    def find_by_id_for_update(self, id: str) -> Page | None:
+        """The page, locked against other writers until the caller's transaction ends
+        (compare-then-write without a lost update); ``None`` if unknown."""
+        ...
+
     def get_or_create_root_page(self, initiative_id: str) -> Page:
         """The one root page of the initiative, created if missing (race-free)."""
         ...

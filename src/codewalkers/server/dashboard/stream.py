@@ -7,6 +7,9 @@ agent) and its parts re-render on the few names this stream sends:
 - ``plan``: a phase or task of the page's initiative changed;
 - ``agents``: an agent changed state (nav counts, agent list, inbox);
 - ``agent``: the page's agent changed state (its header and buttons);
+- ``pages``: a page of the page's initiative was created, changed or deleted; the data is
+  JSON: ``event``, ``id``, ``title``, ``parent_page_id``, ``updated_at`` and ``version``
+  (the content's fingerprint, see ``services.pages.content_version``), never the content;
 - ``output``: the page's agent wrote output; the data is the rendered HTML of the chunk,
   appended as it arrives (chunks up to ``after_chunk`` are already on the page);
 - ``review``: a review comment on a phase of the page's initiative changed;
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codewalkers.server.events import EventHub
+from codewalkers.services.pages import content_version
 
 AGENT_STATE_EVENTS = (
     "agent:spawned",
@@ -38,6 +42,7 @@ AGENT_STATE_EVENTS = (
 )
 PLAN_EVENTS = ("initiative:*", "phase:*", "task:*")
 OTHER_EVENTS = ("review:*", "account:*", "project:*")
+PAGE_EVENTS = ("page:*",)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,9 @@ def translate(
             out.append(message(seq, "review"))
     elif family in {"account", "project"}:
         out.append(message(seq, "settings"))
+    elif family == "page":
+        if scope.initiative_id and event.get("initiative_id") == scope.initiative_id:
+            out.append(message(seq, "pages", page_change(kind, event.get("payload") or {})))
     elif kind == "agent:output":
         payload = event.get("payload") or {}
         if (
@@ -105,6 +113,19 @@ def translate(
     return out
 
 
+def page_change(kind: str, page: dict[str, Any]) -> str:
+    """What a ``pages`` message says of a page (the editor compares ``version``)."""
+    change = {
+        "event": kind,
+        "id": page.get("id"),
+        "title": page.get("title"),
+        "parent_page_id": page.get("parent_page_id"),
+        "updated_at": page.get("updated_at"),
+        "version": content_version(page.get("content")),
+    }
+    return json.dumps(change, ensure_ascii=False)
+
+
 async def dashboard_stream(
     hub: EventHub,
     scope: Scope,
@@ -112,6 +133,8 @@ async def dashboard_stream(
     render_output: Callable[[dict[str, Any]], str],
 ) -> AsyncIterator[str]:
     types = [*PLAN_EVENTS, *AGENT_STATE_EVENTS, *OTHER_EVENTS]
+    if scope.initiative_id:
+        types.extend(PAGE_EVENTS)
     if scope.agent_id:
         types.append("agent:output")
     async for text in hub.stream(after_seq=after_seq, types=types):

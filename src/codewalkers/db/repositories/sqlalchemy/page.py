@@ -115,6 +115,19 @@ class SqlPageRepository(SqlRepository[Page]):
         check_id(parent_page_id, "parent_page_id")
         return self._find_where(pages.c.parent_page_id == parent_page_id)
 
+    def find_by_id_for_update(self, id: str) -> Page | None:
+        """The page, locked until the caller's transaction ends: ``SELECT ... FOR UPDATE``
+        on PostgreSQL; SQLite's write transaction (``BEGIN IMMEDIATE``) already holds the
+        database's write lock."""
+        check_id(id)
+        statement = self._select().where(pages.c.id == id).with_for_update()
+
+        def work(connection: Connection) -> Page | None:
+            row = connection.execute(statement).first()
+            return None if row is None else self._record(row)
+
+        return self._write(work)
+
     def find_root_page(self, initiative_id: str) -> Page | None:
         """The initiative's root page, or ``None``."""
         check_id(initiative_id, "initiative_id")
