@@ -53,6 +53,8 @@ SETTINGS_TABLES = {"settings"}
 #: Execution bookkeeping (migration 0008); leases are keyed by name, not by nanoid.
 EXECUTION_TABLES = {"executions", "dispatches"}
 LEASE_TABLES = {"leases"}
+#: Small work outside any initiative (migration 0009).
+ERRAND_TABLES = {"errands"}
 #: At most one row per parent (a unique foreign key): a raw copy of a row cannot be made.
 ONE_ROW_PER_PARENT = {"executions", "dispatches"}
 
@@ -513,6 +515,7 @@ def test_the_tables_are_the_seeds_plus_change_sets(db: Database) -> None:
         | SETTINGS_TABLES
         | EXECUTION_TABLES
         | LEASE_TABLES
+        | ERRAND_TABLES
         | only_here
     )
 
@@ -550,7 +553,7 @@ def test_nullability_is_the_seeds(db: Database, table: str) -> None:
 
 def test_every_table_has_a_text_primary_key_named_id(db: Database) -> None:
     inspector = sa.inspect(db.engine)
-    for table in SEED_TABLES | DESIGNED_TABLES | EXECUTION_TABLES | LEASE_TABLES:
+    for table in SEED_TABLES | DESIGNED_TABLES | EXECUTION_TABLES | LEASE_TABLES | ERRAND_TABLES:
         assert inspector.get_pk_constraint(table)["constrained_columns"] == ["id"], table
         id_column = next(c for c in inspector.get_columns(table) if c["name"] == "id")
         assert isinstance(id_column["type"], sa.Text | sa.String), table
@@ -581,6 +584,7 @@ RECORD_TABLES = {
     "Execution": "executions",
     "Dispatch": "dispatches",
     "Lease": "leases",
+    "Errand": "errands",
 }
 
 

@@ -39,7 +39,7 @@ from typing import Any, NoReturn
 
 MARKER_NAME = "cw-fake-usage-limit"
 RUNS_FILE = "cw-fake-runs.jsonl"
-STEP_KINDS = (
+STEP_KINDS: tuple[str, ...] = (
     "write",
     "commit",
     "print",
@@ -56,6 +56,8 @@ STEP_KINDS = (
     "malformed_signal",
     "resolve_conflicts",
 )
+# Chat sessions (docs/planning.md, "Chat sessions"): change files for the service to apply.
+STEP_KINDS += ("change",)
 # Flags of Claude Code that take a value (the fake ignores most of them, but must not take
 # their value for the prompt).
 VALUE_FLAGS = {
@@ -260,6 +262,11 @@ def _check(kind: str, arg: Any) -> None:
         )
     elif kind == "resolve_conflicts":
         need(arg is True, "true")
+    elif kind == "change":
+        need(
+            isinstance(arg, (dict, str)) or (isinstance(arg, list) and len(arg) > 0),
+            "a change object, a list of them, or a text (written as is)",
+        )
 
 
 _MERGE_COMMAND = re.compile(r"git merge ([A-Za-z0-9._/\-]+)")
@@ -641,6 +648,22 @@ class Run:
             )
         self.completed(index)
         return None
+
+    # -- chat sessions: change files ------------------------------------------------------------
+
+    def step_change(self, arg: Any, index: int) -> None:
+        """One file per change under ``.cw/output/changes/`` (numbered after those there):
+        an object (or each object of a list) as JSON, a text as it is (to test bad files)."""
+        folder = self.output_dir / "changes"
+        folder.mkdir(parents=True, exist_ok=True)
+        number = len(list(folder.iterdir()))
+        for item in arg if isinstance(arg, list) else [arg]:
+            number += 1
+            text = self.fill(item) if isinstance(item, str) else json.dumps(item)
+            path = folder / f"{number:03d}.json"
+            path.write_text(text, encoding="utf-8")
+            self.tool("Write", {"file_path": str(path), "content": text}, f"Wrote {path}")
+        self.completed(index)
 
     def step_print(self, arg: Any, index: int) -> None:
         lines, rate = (arg["lines"], arg.get("rate", 0)) if isinstance(arg, dict) else (arg, 0)

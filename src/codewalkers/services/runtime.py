@@ -92,6 +92,9 @@ class SpawnRequest:
     model: str | None = None
     #: The agent's branch in every project (default: ``<initiative branch>--<task>-<id8>``).
     branch: str | None = None
+    #: The projects to check out (default: the initiative's linked projects); ``()`` for
+    #: none (a chat agent changes the plan, not code), one for an errand.
+    project_ids: tuple[str, ...] | None = None
 
 
 def utcnow() -> datetime:
@@ -192,9 +195,19 @@ class AgentRuntime:
                 )
         if request.name is not None and self.db.agents.find_by_name(request.name):
             raise ConflictError(f"an agent named {request.name!r} exists already")
-        linked = (
-            self.db.projects.find_projects_by_initiative_id(initiative_id) if initiative_id else []
-        )
+        if request.project_ids is not None:
+            linked = []
+            for project_id in request.project_ids:
+                project = self.db.projects.find_by_id(project_id)
+                if project is None:
+                    raise ValidationError(f"project {project_id!r} not found")
+                linked.append(project)
+        else:
+            linked = (
+                self.db.projects.find_projects_by_initiative_id(initiative_id)
+                if initiative_id
+                else []
+            )
 
         with self._locked():
             with self.db.transaction():
