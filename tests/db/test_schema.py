@@ -411,6 +411,13 @@ def one_of_everything(db: Database) -> dict[str, str]:
     dispatch = db.execution.create_dispatch(task.id, agent_id=agent.id)
     assert dispatch is not None
     db.execution.acquire_lease("merge:app:cw/x", "workspace", 60)
+    errand = db.errands.create(
+        project_id=project.id,
+        description="Fix the typo",
+        branch="cw/errand--fix-the-typo",
+        base_branch="main",
+        agent_id=agent.id,
+    )
     with db.engine.connect() as connection:
 
         def first_id(table: str) -> str:
@@ -442,6 +449,7 @@ def one_of_everything(db: Database) -> dict[str, str]:
         "executions": execution.id,
         "dispatches": dispatch.id,
         "leases": "merge:app:cw/x",
+        "errands": errand.id,
         **edge_ids,
     }
 

@@ -177,6 +177,32 @@ def _label(db: Database, entity: str, entity_id: str, known: Mapping[str, Any] |
     return f"{entity} {entity_id}" + (f" ({title!r})" if title else "")
 
 
+def get(db: Database, change_set_id: str) -> tuple[ChangeSet, list[ChangeSetEntry]]:
+    """The change set and its entries. Raises ``NotFoundError``."""
+    change_set = db.change_sets.find_by_id(change_set_id)
+    if change_set is None:
+        raise NotFoundError(f"change set {change_set_id!r} not found")
+    return change_set, db.change_sets.find_entries(change_set.id)
+
+
+def describe_entry(entry: ChangeSetEntry | Mapping[str, Any]) -> str:
+    """One line for a person: ``updated task Tk1… 'Add login': name, priority`` (the fields
+    changed), ``created phase …``, ``deleted page …``. Takes an entry or its JSON form."""
+
+    def get(name: str) -> Any:
+        return entry.get(name) if isinstance(entry, Mapping) else getattr(entry, name)
+
+    before, after = get("previous_state") or {}, get("new_state") or {}
+    known = after or before
+    title = known.get("title") or known.get("name")
+    what = f"{get('entity_type')} {get('entity_id')}" + (f" {title!r}" if title else "")
+    action = str(get("action"))
+    if action in ("create", "delete"):
+        return f"{action}d {what}"
+    changed = sorted(k for k in after if before.get(k) != after.get(k))
+    return f"updated {what}: {', '.join(changed) or 'nothing'}"
+
+
 # -- applying ----------------------------------------------------------------------------------
 
 
