@@ -330,7 +330,13 @@ class AgentRuntime:
         return found
 
     def _initial_prompt(self, agent: Agent) -> str:
-        return workdir.render_prompt(str(agent.mode), self._inputs(agent))
+        # The prompt written at spawn: it has the spawn's instructions, which the database
+        # does not keep (a chat's first message, an errand's description).
+        written = workdir.input_dir(self.paths.workdir(agent.name)) / "PROMPT.md"
+        try:
+            return written.read_text(encoding="utf-8")
+        except OSError:
+            return workdir.render_prompt(str(agent.mode), self._inputs(agent))
 
     def _has_accounts(self, provider: Provider) -> bool:
         return bool(self._readable_accounts(provider))
