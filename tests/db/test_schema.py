@@ -303,6 +303,8 @@ SEED_FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("dispatches", "task_id"): ("tasks", CASCADE),
     ("dispatches", "initiative_id"): ("initiatives", CASCADE),
     ("dispatches", "agent_id"): ("agents", SET_NULL),
+    ("errands", "project_id"): ("projects", CASCADE),
+    ("errands", "agent_id"): ("agents", SET_NULL),
 }
 
 #: The seed's unique rules: table -> column lists that must be unique.
