@@ -75,7 +75,7 @@ def send(
     after) answers, and may change the plan; prints the reply and the changes it made.
     Needs a running coordinator (`cw start --detach`)."""
     with database() as db:
-        session_id = resolve(db, "chat session", session_id)
+        session_id = chat.show(db, resolve(db, "chat session", session_id)).session.id
     body = {"content": message, **({"provider": provider} if provider else {})}
     sent = coordinator("POST", f"/chat-sessions/{session_id}/messages", body)
     if no_wait:
