@@ -293,6 +293,7 @@ def _targets(db: Database) -> dict[str, tuple[sa.Table, Any, Any, Any, Any]]:
         "conversations",
         "review_comments",
         "change_sets",
+        "errands",
     ):
         repo = getattr(db, name)
         targets[name] = (repo.table, repo.rules, repo.create, repo.update, repo.find_by_id)
@@ -340,6 +341,7 @@ REPOSITORIES = [
     "change_sets",
     "chat_sessions",
     "chat_messages",
+    "errands",
 ]
 PROPERTY = settings(
     max_examples=40,

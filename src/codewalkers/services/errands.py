@@ -46,7 +46,8 @@ class ErrandView:
 
 
 def find_project(db: Database, name_or_id: str) -> Project:
-    """The project by name or id. Raises ``NotFoundError``."""
+    """The project by name or id. Raises ``ValidationError`` (422: a bad argument, as an
+    unknown provider is) when there is none."""
     project = db.projects.find_by_id(name_or_id) or next(
         (p for p in db.projects.find_all() if p.name == name_or_id), None
     )
