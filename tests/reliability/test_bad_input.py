@@ -150,6 +150,11 @@ def pool(db: Database) -> dict[str, list[str]]:
             ).id
         ],
         "agent_log_chunks": [db.log_chunks.insert_chunk(agents[0].id, agents[0].name, "log").id],
+        "errands": [
+            db.errands.create(
+                project_id=project.id, description="d", branch="cw/errand--d", base_branch="main"
+            ).id
+        ],
     }
     _pools[id(db)] = ids
     return ids
