@@ -61,7 +61,9 @@ def show(db: Db, id: str) -> m.ErrandDetail:
 
 
 @router.get(
-    "/errands/{id}/diff", response_model=m.ErrandDiff, responses={**NOT_FOUND, **NO_RUNTIME}
+    "/errands/{id}/diff",
+    response_model=m.ErrandDiff,
+    responses={**NOT_FOUND, **CONFLICT, **NO_RUNTIME},
 )
 def diff(db: Db, runtime: Runtime, id: str) -> m.ErrandDiff:
     """What the errand's branch changes since it left the default branch."""
