@@ -191,3 +191,22 @@ def test_a_bad_message_or_a_busy_agent_is_refused_and_records_nothing(
         sent.message.id
     ]
     runtime.stop(sent.agent.name)
+
+
+def test_a_reply_missed_while_no_coordinator_listened_is_recorded_at_the_next_start(
+    db: Database, runtime: AgentRuntime
+) -> None:
+    task = make_task(db, make_phase(db, make_initiative(db)), name="Sketch")
+    session = chat.start_session(db, "task", task.id).session
+    agents = ChatAgents(runtime)
+    runtime.end_listeners.remove(agents.on_agent_end)  # as if the coordinator had died
+    change = {"action": "update", "entity": "task", "id": task.id, "fields": {"name": "Draw"}}
+    sent = agents.send(session.id, scenario({"change": change}, {"done": "Renamed."}))
+    wait_for(db, sent.agent.id, lambda a: a.status == AgentStatus.IDLE)
+    assert chat.replies_after(db, session.id, sent.message.id) == []
+
+    assert ChatAgents(runtime).catch_up() == 1
+    [reply] = chat.replies_after(db, session.id, sent.message.id)
+    assert reply.content == "Renamed." and reply.change_set_id
+    assert db.tasks.find_by_id(task.id).name == "Draw"  # type: ignore[union-attr]
+    assert ChatAgents(runtime).catch_up() == 0  # once
