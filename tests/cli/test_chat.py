@@ -18,20 +18,17 @@ def test_a_chat_about_a_phase_is_started_once_written_to_and_closed(cw: Cw) -> N
     again = cw.ok("chat", "start", "--phase", phase["id"])
     assert again["id"] == session["id"] and again["created"] is False
 
-    first = cw.ok("chat", "send", session["id"], "Split the second task")
-    assert first["chat_session_id"] == session["id"] and first["role"] == "user"
-    assert first["content"] == "Split the second task" and first["change_set_id"] is None
-    second = cw.ok("chat", "send", session["id"], "And name it better")
+    # Sending runs the session's agent: it needs the coordinator (tests/chat/ runs one).
+    no_coordinator = cw.fails("chat", "send", session["id"], "Split the second task").stderr
+    assert "no coordinator is running" in no_coordinator
 
     closed = cw.ok("chat", "close", session["id"])
     assert closed["id"] == session["id"] and closed["status"] == "closed"
-    assert "is closed" in cw.fails("chat", "send", session["id"], "One more thing").stderr
 
     shown = cw.ok("chat", "show", session["id"])
-    assert shown["status"] == "closed"
-    assert [m["id"] for m in shown["messages"]] == [first["id"], second["id"]]
+    assert shown["status"] == "closed" and shown["messages"] == []
     human = cw("chat", "show", session["id"])
-    assert human.code == 0 and "Split the second task" in human.stdout
+    assert human.code == 0 and "no messages yet" in human.stdout
 
     # Closed sessions are not resumed: a new start makes a new session.
     fresh = cw.ok("chat", "start", "--phase", phase["id"])

@@ -53,6 +53,8 @@ SETTINGS_TABLES = {"settings"}
 #: Execution bookkeeping (migration 0008); leases are keyed by name, not by nanoid.
 EXECUTION_TABLES = {"executions", "dispatches"}
 LEASE_TABLES = {"leases"}
+#: Small work outside any initiative (migration 0009).
+ERRAND_TABLES = {"errands"}
 #: At most one row per parent (a unique foreign key): a raw copy of a row cannot be made.
 ONE_ROW_PER_PARENT = {"executions", "dispatches"}
 
@@ -301,6 +303,8 @@ SEED_FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("dispatches", "task_id"): ("tasks", CASCADE),
     ("dispatches", "initiative_id"): ("initiatives", CASCADE),
     ("dispatches", "agent_id"): ("agents", SET_NULL),
+    ("errands", "project_id"): ("projects", CASCADE),
+    ("errands", "agent_id"): ("agents", SET_NULL),
 }
 
 #: The seed's unique rules: table -> column lists that must be unique.
@@ -409,6 +413,13 @@ def one_of_everything(db: Database) -> dict[str, str]:
     dispatch = db.execution.create_dispatch(task.id, agent_id=agent.id)
     assert dispatch is not None
     db.execution.acquire_lease("merge:app:cw/x", "workspace", 60)
+    errand = db.errands.create(
+        project_id=project.id,
+        description="Fix the typo",
+        branch="cw/errand--fix-the-typo",
+        base_branch="main",
+        agent_id=agent.id,
+    )
     with db.engine.connect() as connection:
 
         def first_id(table: str) -> str:
@@ -440,6 +451,7 @@ def one_of_everything(db: Database) -> dict[str, str]:
         "executions": execution.id,
         "dispatches": dispatch.id,
         "leases": "merge:app:cw/x",
+        "errands": errand.id,
         **edge_ids,
     }
 
@@ -513,6 +525,7 @@ def test_the_tables_are_the_seeds_plus_change_sets(db: Database) -> None:
         | SETTINGS_TABLES
         | EXECUTION_TABLES
         | LEASE_TABLES
+        | ERRAND_TABLES
         | only_here
     )
 
@@ -550,7 +563,7 @@ def test_nullability_is_the_seeds(db: Database, table: str) -> None:
 
 def test_every_table_has_a_text_primary_key_named_id(db: Database) -> None:
     inspector = sa.inspect(db.engine)
-    for table in SEED_TABLES | DESIGNED_TABLES | EXECUTION_TABLES | LEASE_TABLES:
+    for table in SEED_TABLES | DESIGNED_TABLES | EXECUTION_TABLES | LEASE_TABLES | ERRAND_TABLES:
         assert inspector.get_pk_constraint(table)["constrained_columns"] == ["id"], table
         id_column = next(c for c in inspector.get_columns(table) if c["name"] == "id")
         assert isinstance(id_column["type"], sa.Text | sa.String), table
@@ -581,6 +594,7 @@ RECORD_TABLES = {
     "Execution": "executions",
     "Dispatch": "dispatches",
     "Lease": "leases",
+    "Errand": "errands",
 }
 
 

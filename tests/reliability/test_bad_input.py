@@ -150,6 +150,11 @@ def pool(db: Database) -> dict[str, list[str]]:
             ).id
         ],
         "agent_log_chunks": [db.log_chunks.insert_chunk(agents[0].id, agents[0].name, "log").id],
+        "errands": [
+            db.errands.create(
+                project_id=project.id, description="d", branch="cw/errand--d", base_branch="main"
+            ).id
+        ],
     }
     _pools[id(db)] = ids
     return ids
@@ -293,6 +298,7 @@ def _targets(db: Database) -> dict[str, tuple[sa.Table, Any, Any, Any, Any]]:
         "conversations",
         "review_comments",
         "change_sets",
+        "errands",
     ):
         repo = getattr(db, name)
         targets[name] = (repo.table, repo.rules, repo.create, repo.update, repo.find_by_id)
@@ -340,6 +346,7 @@ REPOSITORIES = [
     "change_sets",
     "chat_sessions",
     "chat_messages",
+    "errands",
 ]
 PROPERTY = settings(
     max_examples=40,

@@ -222,14 +222,13 @@ def test_agents_logs_conversations_and_chat(server: Server, database_url: str) -
             "/chat-sessions", json={"target_type": "task", "target_id": task["id"]}
         ).json()
         assert session["created"] is True
+        # A message runs the session's agent (tests/chat/): here its provider has no
+        # executable, so it is refused and nothing is recorded.
         sent = client.post(f"/chat-sessions/{session['id']}/messages", json={"content": "Hi"})
-        assert sent.status_code == 201
+        assert sent.status_code == 422 and "not found" in sent.text
         client.post(f"/chat-sessions/{session['id']}/close")
         transcript = client.get(f"/chat-sessions/{session['id']}").json()
-        assert transcript["status"] == "closed"
-        assert [message["content"] for message in transcript["messages"]] == ["Hi"]
-        closed = client.post(f"/chat-sessions/{session['id']}/messages", json={"content": "x"})
-        assert closed.status_code == 409
+        assert transcript["status"] == "closed" and transcript["messages"] == []
 
         message = client.post("/messages", json={"to": "worker", "content": "Use v2"})
         assert message.status_code == 201 and message.json()["recipient_id"] == worker.id

@@ -39,7 +39,7 @@ from typing import Any, NoReturn
 
 MARKER_NAME = "cw-fake-usage-limit"
 RUNS_FILE = "cw-fake-runs.jsonl"
-STEP_KINDS = (
+STEP_KINDS: tuple[str, ...] = (
     "write",
     "commit",
     "print",
@@ -57,6 +57,8 @@ STEP_KINDS = (
     "resolve_conflicts",
     "propose",
 )
+# Chat sessions (docs/planning.md, "Chat sessions"): change files for the service to apply.
+STEP_KINDS += ("change",)
 # Flags of Claude Code that take a value (the fake ignores most of them, but must not take
 # their value for the prompt).
 VALUE_FLAGS = {
@@ -261,6 +263,11 @@ def _check(kind: str, arg: Any) -> None:
         )
     elif kind == "resolve_conflicts":
         need(arg is True, "true")
+    elif kind == "change":
+        need(
+            isinstance(arg, (dict, str)) or (isinstance(arg, list) and len(arg) > 0),
+            "a change object, a list of them, or a text (written as is)",
+        )
     elif kind == "propose":
         _check_propose(arg)
 
@@ -691,6 +698,21 @@ class Run:
                 {"file_path": str(path), "content": text},
                 f"File created successfully at: {path}",
             )
+
+    # -- chat sessions: change files ------------------------------------------------------------
+
+    def step_change(self, arg: Any, index: int) -> None:
+        """One file per change under ``.cw/output/changes/`` (numbered after those there):
+        an object (or each object of a list) as JSON, a text as it is (to test bad files)."""
+        folder = self.output_dir / "changes"
+        folder.mkdir(parents=True, exist_ok=True)
+        number = len(list(folder.iterdir()))
+        for item in arg if isinstance(arg, list) else [arg]:
+            number += 1
+            text = self.fill(item) if isinstance(item, str) else json.dumps(item)
+            path = folder / f"{number:03d}.json"
+            path.write_text(text, encoding="utf-8")
+            self.tool("Write", {"file_path": str(path), "content": text}, f"Wrote {path}")
         self.completed(index)
 
     def step_print(self, arg: Any, index: int) -> None:

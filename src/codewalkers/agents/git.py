@@ -446,6 +446,15 @@ def create_branch(repo: Path, branch: str, start: str) -> str:
     return sha
 
 
+def delete_branch(repo: Path, branch: str) -> bool:
+    """Delete the local branch, merged or not (the caller decided its work is given up);
+    ``False`` when there was none. Raises :class:`GitError` when a worktree holds it."""
+    if not branch_exists(repo, branch):
+        return False
+    run_git(["branch", "-D", "--end-of-options", branch], repo)
+    return True
+
+
 def branch_is_merged(repo: Path, branch: str, into: str) -> bool:
     """Whether every change of ``branch`` is already in ``into``: it is an ancestor, or each
     of its commits has an equivalent patch in ``into`` (cherry-picked or rebased), or its

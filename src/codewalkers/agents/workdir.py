@@ -66,7 +66,17 @@ __all__ = [
 
 Mode = Literal["execute", "discuss", "plan", "detail", "refine", "conflict", "review"]
 #: Modes with a full prompt template of their own.
-MODES: tuple[str, ...] = ("execute", "discuss", "plan", "detail", "refine", "conflict", "review")
+MODES: tuple[str, ...] = (
+    "execute",
+    "discuss",
+    "plan",
+    "detail",
+    "refine",
+    "conflict",
+    "review",
+    "chat",
+    "errand",
+)
 #: Short prompts given on a resume, not at spawn.
 HELPER_PROMPTS: tuple[str, ...] = ("resume-answers", "resume-message", "commit-reminder")
 PLANNING_MODES = frozenset({"discuss", "plan", "detail", "refine"})

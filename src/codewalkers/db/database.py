@@ -151,6 +151,7 @@ class Database:
             self
         )
         self.change_sets: ports.ChangeSetRepository = adapters.SqlChangeSetRepository(self)
+        self.errands: ports.ErrandRepository = adapters.SqlErrandRepository(self)
         self.events: ports.EventRepository = adapters.SqlEventRepository(self)
         self.execution: ports.ExecutionRepository = adapters.SqlExecutionRepository(self)
         _databases.add(self)

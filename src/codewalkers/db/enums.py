@@ -99,6 +99,10 @@ class AgentMode(StrEnum):
     PLAN = "plan"
     DETAIL = "detail"
     REFINE = "refine"
+    #: A chat session's agent: changes the plan through change files (docs/planning.md).
+    CHAT = "chat"
+    #: An errand's agent: small work on a project outside any initiative.
+    ERRAND = "errand"
 
 
 class ProposalTargetType(StrEnum):
@@ -182,6 +186,15 @@ class ExecutionState(StrEnum):
 
     RUNNING = "running"
     PAUSED = "paused"
+
+
+class ErrandStatus(StrEnum):
+    """Where an errand is: its agent works or worked on its branch (``active``), the branch
+    was merged into the default branch and pushed (``merged``), or it was given up."""
+
+    ACTIVE = "active"
+    MERGED = "merged"
+    ABANDONED = "abandoned"
 
 
 class DispatchState(StrEnum):

@@ -22,6 +22,7 @@ from codewalkers.db.enums import (
     ChatTargetType,
     ConversationStatus,
     DispatchState,
+    ErrandStatus,
     ExecutionState,
     InitiativeStatus,
     MessageStatus,
@@ -46,6 +47,7 @@ __all__ = [
     "ChatSession",
     "Conversation",
     "Dispatch",
+    "Errand",
     "Event",
     "Execution",
     "Initiative",
@@ -376,5 +378,21 @@ class Lease:
     id: str
     holder: str
     expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Errand:
+    """Small work on one project outside any initiative (docs/planning.md, "Errands")."""
+
+    id: str
+    project_id: str
+    description: str
+    branch: str
+    base_branch: str
+    agent_id: str | None
+    status: ErrandStatus
+    merge_commit: str | None
     created_at: datetime
     updated_at: datetime

@@ -400,6 +400,22 @@ leases = _table(
     *_timestamps(),
 )
 
+# Errands (migration 0009): small work on one project outside any initiative. An agent works on
+# ``branch``, started from the project's default branch ``base_branch``; ``merge`` lands it on
+# the default branch and pushes (``merge_commit``), ``abandon`` gives it up (docs/planning.md).
+errands = _table(
+    "errands",
+    _id(),
+    _fk("project_id", "projects.id", on_delete="CASCADE", nullable=False, index=True),
+    Column("description", Text, nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("base_branch", Text, nullable=False),
+    _fk("agent_id", "agents.id", on_delete="SET NULL", index=True),
+    _enum("status", e.ErrandStatus, e.ErrandStatus.ACTIVE),
+    Column("merge_commit", Text),
+    *_timestamps(),
+)
+
 # Facts about the database itself, one row per name (``id``). ``secret_key_check`` holds the
 # key check value of the key that encrypts account secrets (never the key; see db/secrets.py).
 settings = _table(

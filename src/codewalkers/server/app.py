@@ -22,6 +22,8 @@ from codewalkers.server.events import EventHub, EventSettings
 from codewalkers.server.models import Health, ServerStatus
 from codewalkers.server.routes import ROUTERS
 from codewalkers.server.routes._common import bearer
+from codewalkers.services.chat import ChatAgents
+from codewalkers.services.errands import Errands
 from codewalkers.services.execution import Executor
 from codewalkers.services.runtime import AgentRuntime
 
@@ -63,6 +65,8 @@ def create_app(
         try:
             if runtime is not None:
                 await asyncio.to_thread(runtime.start)
+                # Replies of chat agents that ended while no coordinator listened.
+                await asyncio.to_thread(app.state.chat.catch_up)
             ticker = _Ticker(executor, runtime) if executor and runtime else None
             try:
                 if ticker is not None:
@@ -89,6 +93,9 @@ def create_app(
     app.state.events = hub
     app.state.runtime = runtime
     app.state.executor = executor
+    # Chat sessions' and errands' agents run in the coordinator's runtime.
+    app.state.chat = ChatAgents(runtime) if runtime is not None else None
+    app.state.errands = Errands(runtime) if runtime is not None else None
     errors.install(app)
 
     @app.get("/health", response_model=Health, tags=["server"])

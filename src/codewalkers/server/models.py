@@ -16,10 +16,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from codewalkers.db import (
     AgentMode,
     AgentStatus,
+    ChangeAction,
+    ChangeEntityType,
+    ChangeSetStatus,
     ChatRole,
     ChatSessionStatus,
     ChatTargetType,
     ConversationStatus,
+    ErrandStatus,
     ExecutionState,
     InitiativeStatus,
     MessageStatus,
@@ -574,6 +578,9 @@ class ChatSessionCreate(_Request):
 
 class ChatMessageCreate(_Request):
     content: Name
+    provider: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None, description="The provider of the session's agent, when it is spawned."
+    )
 
 
 class ChatSessionPublic(_Public):
@@ -600,8 +607,93 @@ class ChatMessagePublic(_Public):
     created_at: datetime
 
 
+class ChangeSetEntryPublic(_Public):
+    id: str
+    entity_type: ChangeEntityType
+    entity_id: str
+    action: ChangeAction
+    previous_state: Any
+    new_state: Any
+    sort_order: int
+
+
+class ChangeSetPublic(_Public):
+    id: str
+    initiative_id: str
+    agent_id: str | None
+    summary: str | None
+    status: ChangeSetStatus
+    reverted_at: datetime | None
+    created_at: datetime
+    entries: list[ChangeSetEntryPublic] = Field(
+        default_factory=list, description="Each entity's state before and after, in order."
+    )
+
+
+class ChatMessageWithChanges(ChatMessagePublic):
+    change_set: ChangeSetPublic | None = None
+
+
 class ChatTranscript(ChatSessionPublic):
-    messages: list[ChatMessagePublic]
+    messages: list[ChatMessageWithChanges]
+
+
+class ChatSent(BaseModel):
+    message: ChatMessagePublic
+    agent: AgentPublic
+
+
+class ChangeSetReverted(BaseModel):
+    change_set: ChangeSetPublic
+    reverted: bool = Field(description="False: it had been reverted before; nothing changed.")
+    message: str
+    forced: list[str] = Field(description="The entities changed since, overwritten (--force).")
+
+
+# --- errands ----------------------------------------------------------------------------
+
+
+class ErrandCreate(_Request):
+    description: Name
+    project: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="The project's name or id."
+    )
+    provider: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class ErrandMessage(_Request):
+    message: Name
+
+
+class ErrandPublic(_Public):
+    id: str
+    project_id: str
+    description: str
+    branch: str
+    base_branch: str
+    agent_id: str | None
+    status: ErrandStatus
+    merge_commit: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ErrandDetail(ErrandPublic):
+    project: str
+    agent: AgentPublic | None
+
+
+class ErrandMerged(BaseModel):
+    errand: ErrandPublic
+    commit: str | None
+    already_merged: bool
+
+
+class ErrandDiff(BaseModel):
+    errand_id: str
+    base: str
+    head: str
+    diff: str
 
 
 # --- review comments --------------------------------------------------------------------

@@ -72,6 +72,12 @@ Event                            Payload
 ``chat:session_created``         the chat session
 ``chat:message_created``         the chat message
 ``chat:session_closed``          the chat session
+``change_set:applied``           the change set, ``entries`` (each entity's state before and
+                                 after); each entity's own event comes first
+``change_set:reverted``          the change set, ``entries``, ``forced`` (entities overwritten)
+``errand:started``               the errand, ``agent_name``
+``errand:merged``                the errand, ``commit`` (on the default branch, pushed)
+``errand:abandoned``             the errand, ``branch_deleted``
 ``review:comment_created``       the review comment
 ``review:resolved|unresolved``   the review comment
 ``review:deleted``               the review comment as it was
@@ -198,6 +204,13 @@ CONVERSATION_ANSWERED: Final = "conversation:answered"
 CHAT_SESSION_CREATED: Final = "chat:session_created"
 CHAT_MESSAGE_CREATED: Final = "chat:message_created"
 CHAT_SESSION_CLOSED: Final = "chat:session_closed"
+
+CHANGE_SET_APPLIED: Final = "change_set:applied"
+CHANGE_SET_REVERTED: Final = "change_set:reverted"
+
+ERRAND_STARTED: Final = "errand:started"
+ERRAND_MERGED: Final = "errand:merged"
+ERRAND_ABANDONED: Final = "errand:abandoned"
 
 REVIEW_COMMENT_CREATED: Final = "review:comment_created"
 REVIEW_RESOLVED: Final = "review:resolved"

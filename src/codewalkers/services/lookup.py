@@ -29,6 +29,8 @@ REPOSITORIES = {
     "conversation": "conversations",
     "chat session": "chat_sessions",
     "review comment": "review_comments",
+    "errand": "errands",
+    "change set": "change_sets",
 }
 
 

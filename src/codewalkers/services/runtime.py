@@ -95,6 +95,9 @@ class SpawnRequest:
     branch: str | None = None
     #: Without a task: the phase the agent works on (an architect detailing it).
     phase_id: str | None = None
+    #: The projects to check out (default: the initiative's linked projects); ``()`` for
+    #: none (a chat agent changes the plan, not code), one for an errand.
+    project_ids: tuple[str, ...] | None = None
 
 
 def utcnow() -> datetime:
@@ -195,9 +198,19 @@ class AgentRuntime:
                 )
         if request.name is not None and self.db.agents.find_by_name(request.name):
             raise ConflictError(f"an agent named {request.name!r} exists already")
-        linked = (
-            self.db.projects.find_projects_by_initiative_id(initiative_id) if initiative_id else []
-        )
+        if request.project_ids is not None:
+            linked = []
+            for project_id in request.project_ids:
+                project = self.db.projects.find_by_id(project_id)
+                if project is None:
+                    raise ValidationError(f"project {project_id!r} not found")
+                linked.append(project)
+        else:
+            linked = (
+                self.db.projects.find_projects_by_initiative_id(initiative_id)
+                if initiative_id
+                else []
+            )
 
         with self._locked():
             with self.db.transaction():
@@ -334,7 +347,8 @@ class AgentRuntime:
         return found
 
     def _initial_prompt(self, agent: Agent) -> str:
-        # The prompt written at spawn holds what the database does not: the instructions.
+        # The prompt written at spawn: it has the spawn's instructions, which the database
+        # does not keep (a chat's first message, an errand's description).
         written = workdir.input_dir(self.paths.workdir(agent.name)) / "PROMPT.md"
         try:
             return written.read_text(encoding="utf-8")

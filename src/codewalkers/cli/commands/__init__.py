@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
     conversation.register(app)
     app.add_typer(review.app, name="review")
     app.add_typer(chat.app, name="chat")
+    from codewalkers.cli.commands import errand
+
+    app.add_typer(errand.app, name="errand")
     server.register(app)
     from codewalkers.cli.commands import execution, provider
 

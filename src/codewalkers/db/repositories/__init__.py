@@ -9,6 +9,7 @@ from codewalkers.db.repositories.agent import AgentRepository
 from codewalkers.db.repositories.change_set import ChangeSetRepository
 from codewalkers.db.repositories.chat_session import ChatSessionRepository
 from codewalkers.db.repositories.conversation import ConversationRepository
+from codewalkers.db.repositories.errand import ErrandRepository
 from codewalkers.db.repositories.event import EventRepository
 from codewalkers.db.repositories.execution import ExecutionRepository
 from codewalkers.db.repositories.initiative import InitiativeRepository
@@ -28,6 +29,7 @@ __all__ = [
     "ChatSessionRepository",
     "ConversationRepository",
     "CrudRepository",
+    "ErrandRepository",
     "EventRepository",
     "ExecutionRepository",
     "InitiativeRepository",

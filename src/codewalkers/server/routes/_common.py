@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from codewalkers.db import Database
 from codewalkers.server.errors import COMMON_RESPONSES
 from codewalkers.services import lookup
+from codewalkers.services.chat import ChatAgents
+from codewalkers.services.errands import Errands
 from codewalkers.services.execution import Executor
 from codewalkers.services.runtime import AgentRuntime
 
@@ -54,6 +56,24 @@ def get_executor(request: Request) -> Executor:
 
 #: The coordinator's executor; 503 when the app was built without one.
 ExecutorDep = Annotated[Executor, Depends(get_executor)]
+
+
+def get_chat(request: Request) -> ChatAgents:
+    chat: ChatAgents = _coordinator_part(request, "chat", "runs no agents")
+    return chat
+
+
+#: The coordinator's chat agents; 503 when the app was built without a runtime.
+Chat = Annotated[ChatAgents, Depends(get_chat)]
+
+
+def get_errands(request: Request) -> Errands:
+    errands: Errands = _coordinator_part(request, "errands", "runs no agents")
+    return errands
+
+
+#: The coordinator's errands; 503 when the app was built without a runtime.
+ErrandsDep = Annotated[Errands, Depends(get_errands)]
 
 
 def resolved(entity: str) -> Any:

@@ -5,6 +5,7 @@ from codewalkers.db.repositories.sqlalchemy.agent import SqlAgentRepository
 from codewalkers.db.repositories.sqlalchemy.change_set import SqlChangeSetRepository
 from codewalkers.db.repositories.sqlalchemy.chat_session import SqlChatSessionRepository
 from codewalkers.db.repositories.sqlalchemy.conversation import SqlConversationRepository
+from codewalkers.db.repositories.sqlalchemy.errand import SqlErrandRepository
 from codewalkers.db.repositories.sqlalchemy.event import SqlEventRepository
 from codewalkers.db.repositories.sqlalchemy.execution import SqlExecutionRepository
 from codewalkers.db.repositories.sqlalchemy.initiative import SqlInitiativeRepository
@@ -23,6 +24,7 @@ __all__ = [
     "SqlChangeSetRepository",
     "SqlChatSessionRepository",
     "SqlConversationRepository",
+    "SqlErrandRepository",
     "SqlEventRepository",
     "SqlExecutionRepository",
     "SqlInitiativeRepository",
