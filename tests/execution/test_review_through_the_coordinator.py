@@ -274,6 +274,7 @@ def test_review_a_conflict_and_a_checkpoint_through_the_coordinator(
         "worktree:merged",
         "worktree:conflict",
         "initiative:pending_review",
+        "initiative:review_approved",
         "initiative:merged",
     ):
         assert kind in kinds, kind

@@ -668,6 +668,7 @@ class Executor:
                 commits[project.name] = result.commit
             with self.db.transaction():
                 done = self.db.initiatives.update(initiative.id, status=InitiativeStatus.COMPLETED)
+                events.emit(self.db, events.INITIATIVE_REVIEW_APPROVED, done)
                 events.emit(self.db, events.INITIATIVE_MERGED, done, commits=commits)
             return {"initiative": done, "commits": commits}
 
