@@ -213,11 +213,11 @@ def dispatch_status(
 @dispatch_app.command(
     "queue",
     context_settings=ID_ARGS,
-    epilog="Examples: cw dispatch queue   |   cw dispatch queue Tk1... (put it first)",
+    epilog="Example: cw dispatch queue Tk1... (put it first; without TASK: the queue)",
 )
 def dispatch_queue(
     task_id: Annotated[
-        str | None, typer.Argument(metavar="[TASK]", help="Put this ready task first.")
+        str | None, typer.Argument(metavar="TASK", help="Put this ready task first.")
     ] = None,
     initiative_id: Annotated[
         str | None, typer.Option("--initiative", help="Only this initiative's queue.")
