@@ -227,7 +227,8 @@ def test_review_a_conflict_and_a_checkpoint_through_the_coordinator(
     review = cw("phase", "request-changes", pid, "--summary", "Name the shade.\n\n" + fix)
     assert review["category"] == "review" and review["phase_id"] == pid
     assert "Say which shade of green" in review["description"]
-    assert cw("phase", "get", pid)["status"] == "in_progress"
+    # (The phase is in progress again until the review task's work is merged: too short
+    # for a `cw` call to catch it, the events below show it.)
     wait_for(
         "the phase pending review again",
         lambda: cw("phase", "get", pid)["status"] == "pending_review",
