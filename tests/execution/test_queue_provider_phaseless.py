@@ -3,7 +3,6 @@ phase: in-process, real agents (the fake one) and real git; SQLite and PostgreSQ
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,11 +27,8 @@ from tests.execution.conftest import (
     tick_until,
     writes,
 )
+from tests.execution.test_executor import dispatched_task_ids, git_out
 from tests.factories import make_initiative, make_phase, make_task
-
-
-def dispatched(db: Database) -> list[str]:
-    return [e.payload["id"] for e in db.events.find_after(0) if e.type == "task:dispatched"]
 
 
 def status_of(db: Database, task_id: str) -> TaskStatus:
@@ -91,7 +87,7 @@ def test_the_queue_lists_ready_tasks_in_dispatch_order_and_a_person_can_put_one_
             )
 
         tick_until(executor, all_done)
-        assert dispatched(db) == [high.id, low.id, medium.id, later.id]
+        assert dispatched_task_ids(db) == [high.id, low.id, medium.id, later.id]
         row = db.execution.find_dispatch(low.id)
         assert row is not None and row.queued_by_hand_at is None  # spent on its dispatch
     finally:
@@ -142,12 +138,6 @@ def test_a_task_runs_on_its_own_provider_and_an_unknown_provider_is_refused(
     executor.retry_task(stale.id)
     tick_until(executor, lambda: status_of(db, stale.id) == TaskStatus.COMPLETED)
     assert db.agents.find_by_task_id(stale.id).provider == "claude"  # type: ignore[union-attr]
-
-
-def git_out(repo: Path, *argv: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *argv], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def test_tasks_in_no_phase_run_on_branches_from_the_initiative_branch_and_merge_into_it(
