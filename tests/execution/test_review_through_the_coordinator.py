@@ -283,6 +283,6 @@ def test_review_a_conflict_and_a_checkpoint_through_the_coordinator(
     by_hand = [
         e.payload["id"] for e in published if e.type == "task:queued" and e.payload.get("by_hand")
     ]
-    assert by_hand == [shade]
+    assert by_hand == [blue]
     [conflict] = [e.payload for e in published if e.type == "merge:conflicted"]
     assert conflict["conflicts"] == ["colour.txt"] and conflict["target"] == "cw/palette--paint"
