@@ -212,6 +212,8 @@ EXTRA_COLUMNS: dict[str, set[str]] = {
         "status_reason",
         "workspace_id",
     },
+    # The executor's per-task provider (migration 0011, docs/execution.md).
+    "tasks": {"provider"},
 }
 
 #: The seed's NOT NULL columns, and the ones it says are nullable.

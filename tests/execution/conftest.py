@@ -180,7 +180,11 @@ def make_coordinator(db: Database, root: Path, settings: DispatchSettings = FAST
     (root / ".cw").mkdir(parents=True, exist_ok=True)
     workspace = Workspace(root, {})
     runtime = AgentRuntime(
-        db, workspace, settings=AGENT_SETTINGS, providers={"claude": fake_provider("claude")}
+        db,
+        workspace,
+        settings=AGENT_SETTINGS,
+        # A second provider for the tasks that name their own (both the fake agent).
+        providers={"claude": fake_provider("claude"), "codex": fake_provider("codex")},
     )
     integration: Integration = (
         GitIntegration(runtime.paths) if REAL_INTEGRATION else LocalIntegration(runtime.paths)

@@ -114,6 +114,8 @@ class Task:
     summary: str | None
     created_at: datetime
     updated_at: datetime
+    #: Not in the seed: the provider the executor dispatches it to (None: the workspace's).
+    provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +373,8 @@ class Dispatch:
     resolutions: int
     created_at: datetime
     updated_at: datetime
+    #: When a person put it at the front of the queue (``cw dispatch queue TASK``).
+    queued_by_hand_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,6 +217,9 @@ class TaskPublic(_Public):
     summary: str | None
     created_at: datetime
     updated_at: datetime
+    provider: str | None = Field(
+        default=None, description="The provider it is dispatched to (null: the workspace's)."
+    )
 
 
 class TaskDetail(TaskPublic):
@@ -745,6 +748,14 @@ class ExecutionPublic(_Public):
 
 class TaskComplete(_Request):
     summary: Text | None = Field(default=None, description="What was done (handed to dependents).")
+
+
+class TaskProvider(_Request):
+    provider: str | None = Field(
+        default=None,
+        max_length=100,
+        description='The provider to dispatch it to; null, "" or "default": the workspace\'s.',
+    )
 
 
 class ChangesRequest(_Request):

@@ -32,7 +32,8 @@ Event                            Payload
 ``phase:deleted``                the phase as it was
 ``task:created``                 the task
 ``task:updated``                 the task; with ``depends_on_task_id`` (added) or
-                                 ``removed_depends_on_task_id`` for a dependency
+                                 ``removed_depends_on_task_id`` for a dependency, or
+                                 ``provider`` (its own provider set, or null: the default)
 ``task:status_changed``          the task, ``previous_status``
 ``task:approved``                the task (now pending)
 ``task:deleted``                 the task as it was
@@ -84,9 +85,12 @@ Event                            Payload
 ``initiative:executing|paused``  the initiative, ``execution`` (its execution state)
 ``initiative:resumed``           the initiative, ``execution``
 ``initiative:pending_review``    the initiative (every phase merged into its branch)
+``initiative:review_approved``   the initiative: a person approved its review by merging it
+                                 (just before ``initiative:merged``)
 ``initiative:merged``            the initiative (completed), ``commits`` (project → commit)
 ``initiative:pushed``            the initiative, ``projects`` (its branch pushed there)
-``task:queued``                  the task (ready: waits for an agent slot)
+``task:queued``                  the task (ready: waits for an agent slot); ``by_hand``
+                                 when a person put it first (``cw dispatch queue TASK``)
 ``task:dispatched``              the task, ``agent_id``, ``agent_name``, ``attempt``
 ``task:completed``               the task (``summary``)
 ``task:blocked``                 the task, ``reason``, ``waiting_dependents`` (task ids)
@@ -169,6 +173,7 @@ INITIATIVE_EXECUTING: Final = "initiative:executing"
 INITIATIVE_PAUSED: Final = "initiative:paused"
 INITIATIVE_RESUMED: Final = "initiative:resumed"
 INITIATIVE_PENDING_REVIEW: Final = "initiative:pending_review"
+INITIATIVE_REVIEW_APPROVED: Final = "initiative:review_approved"
 INITIATIVE_MERGED: Final = "initiative:merged"
 INITIATIVE_PUSHED: Final = "initiative:pushed"
 

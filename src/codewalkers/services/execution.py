@@ -323,6 +323,20 @@ class _Plan:
     def phase_branch(self, phase_id: str) -> str:
         return phase_branches(self.branch, list(self.phases.values()))[phase_id]
 
+    def target_branch(self, task: Task) -> str:
+        """Where the task's work is merged: its phase branch, or the initiative branch for
+        a task in no phase."""
+        return self.phase_branch(task.phase_id) if task.phase_id else self.branch
+
+    def task_branch(self, task: Task) -> str:
+        """The task's own branch, from its target branch."""
+        return task_branch(self.target_branch(task), task)
+
+    def phaseless(self) -> list[Task]:
+        """The initiative's tasks in no phase: dispatched as soon as it executes, merged
+        straight into the initiative branch."""
+        return [t for t in self.tasks.values() if t.phase_id is None]
+
     def satisfied(self, task_id: str) -> bool:
         """A dependency is satisfied when its task completed and its work is merged (or
         there was nothing to merge: a checkpoint, a planning task)."""
@@ -338,6 +352,23 @@ class _Plan:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def _queue_order(task: Task, row: Dispatch | None) -> tuple[Any, ...]:
+    """Dispatch order: tasks a person queued by hand first, in the order they were queued;
+    then high > medium > low, then oldest (then id)."""
+    by_hand = row.queued_by_hand_at if row is not None else None
+    return (
+        by_hand is None,
+        by_hand or _EPOCH,
+        _PRIORITY_RANK[task.priority],
+        task.created_at,
+        task.id,
+    )
 
 
 class Executor:
@@ -637,6 +668,7 @@ class Executor:
                 commits[project.name] = result.commit
             with self.db.transaction():
                 done = self.db.initiatives.update(initiative.id, status=InitiativeStatus.COMPLETED)
+                events.emit(self.db, events.INITIATIVE_REVIEW_APPROVED, done)
                 events.emit(self.db, events.INITIATIVE_MERGED, done, commits=commits)
             return {"initiative": done, "commits": commits}
 
@@ -659,6 +691,73 @@ class Executor:
                     projects=[p.name for p in projects],
                 )
             return initiative
+
+    def queue(self, initiative_id: str | None = None) -> dict[str, Any]:
+        """What ``cw dispatch queue`` shows: the ready tasks in the order they will be
+        dispatched (queued by hand first, then high > medium > low, then oldest), each with
+        its priority, age, provider and what it waits for (a free agent slot, or nothing).
+        JSON-ready. Raises ``NotFoundError`` for an unknown initiative."""
+        with self._lock:
+            plans = self._plans_of(initiative_id)
+            running = len(self._running_agents())
+            return {
+                "max_agents": self.settings.max_agents,
+                "running_agents": running,
+                "free_slots": max(self.settings.max_agents - running, 0),
+                "queue": self._queue_entries(plans, running, utcnow()),
+            }
+
+    def queue_task(self, task_id: str) -> dict[str, Any]:
+        """Put a ready task at the front of the queue (``cw dispatch queue TASK``): it is
+        dispatched before every task not queued by hand (after those queued by hand before
+        it). A task waiting only for a retry's backoff is queued at once. Returns its queue
+        entry. Raises ``NotFoundError``, ``ConflictError`` naming why a task that is not
+        ready waits (nothing is changed)."""
+        with self._lock:
+            task = self._task(task_id)
+            if task.initiative_id is None:
+                raise ConflictError(f"task {task.name} belongs to no initiative")
+            initiative = self._initiative(task.initiative_id)
+            plan = self._plan(initiative)
+            if plan is None:
+                raise ConflictError(
+                    f"initiative {initiative.name} is not executing: cw initiative execute"
+                )
+            now = utcnow()
+            row = plan.dispatches.get(task.id)
+            backoff = (
+                row is not None
+                and row.state == DispatchState.RETRYING
+                and row.retry_after is not None
+                and row.retry_after > now
+            )
+            # A backoff is the one wait a person may cut short.
+            reason = self._waiting_reason(plan, task, _NEVER if backoff else now)
+            if reason is not None:
+                raise ConflictError(f"task {task.name} is not ready: {reason}")
+            with self.db.transaction():
+                if row is None:
+                    row = self.db.execution.create_dispatch(task.id)
+                    if row is not None:
+                        events.emit(self.db, events.TASK_QUEUED, task)
+                row = self.db.execution.update_dispatch(
+                    task.id,
+                    queued_by_hand_at=now,
+                    **({"retry_after": None} if backoff else {}),
+                )
+                events.emit(self.db, events.TASK_QUEUED, task, by_hand=True)
+            assert row is not None
+            plan.dispatches[task.id] = row
+            running = len(self._running_agents())
+            entries = self._queue_entries([plan], running, utcnow())
+            self.wake()
+            return next(e for e in entries if e["task_id"] == task.id)
+
+    def set_task_provider(self, task_id: str, provider: str | None) -> Task:
+        """The provider the task is dispatched to (None: ``[dispatch] provider``), among
+        this coordinator's providers; see :func:`set_task_provider`."""
+        with self._lock:
+            return set_task_provider(self.db, task_id, provider, self.runtime.providers)
 
     # -- the tick --------------------------------------------------------------------------
 
@@ -806,9 +905,9 @@ class Executor:
                 plan.projects
             )
             state = DispatchState.COMPLETED if needs_merge else DispatchState.DONE
-            if needs_merge and self.settings.share_branches and task.phase_id:
+            if needs_merge and self.settings.share_branches:
                 # Whoever holds the initiative's lease merges it: from the remote.
-                branch = task_branch(plan.phase_branch(task.phase_id), task)
+                branch = plan.task_branch(task)
                 for project in plan.projects:
                     self.integration.push(project, branch)
             with self.db.transaction():
@@ -915,11 +1014,10 @@ class Executor:
         phase: Phase | None = None,
     ) -> dict[str, Any]:
         if task is not None:
-            phase_branch = plan.phase_branch(task.phase_id or "")
             return {
                 "project": project.name,
-                "source": task_branch(phase_branch, task),
-                "target": phase_branch,
+                "source": plan.task_branch(task),
+                "target": plan.target_branch(task),
                 "task_id": task.id,
                 "phase_id": task.phase_id,
             }
@@ -998,7 +1096,7 @@ class Executor:
 
     def _merge_task(self, plan: _Plan, row: Dispatch, report: TickReport) -> None:
         task = plan.tasks.get(row.task_id)
-        if task is None or task.phase_id is None:
+        if task is None:
             return
         payloads = [(p, self._merge_payload(plan, p, task=task)) for p in plan.projects]
         outcome, commits, conflicts = self._merge(
@@ -1058,7 +1156,7 @@ class Executor:
             or agent.status not in {AgentStatus.IDLE, AgentStatus.STOPPED, AgentStatus.CRASHED}
         ):
             return False
-        target = plan.phase_branch(task.phase_id or "")
+        target = plan.target_branch(task)
         files = ", ".join(f"`{name}`" for name in conflicts) or "(git names them)"
         message = (
             f"Your branch no longer merges cleanly into `{target}`: the merge conflicts in "
@@ -1182,24 +1280,30 @@ class Executor:
             events.emit(self.db, events.PHASE_STARTED, started, branch=branch)
         plan.phases[phase.id] = started
 
-    def _ensure_branches(self, plan: _Plan, project: Project, phase_branch: str) -> None:
+    def _ensure_branches(self, plan: _Plan, project: Project, phase_branch: str | None) -> None:
         """The initiative branch (from the default branch) and the phase branch (from the
-        initiative branch) exist in the project's clone (and, sharing branches, on the
-        remote: a branch another machine pushed is taken from there)."""
+        initiative branch; none for a task in no phase) exist in the project's clone (and,
+        sharing branches, on the remote: a branch another machine pushed is taken from
+        there)."""
         share = self.settings.share_branches
         if share:
             self.integration.fetch(project)
-        for branch, start in (
-            (plan.branch, self.integration.default_branch(project)),
-            (phase_branch, plan.branch),
-        ):
+        wanted = [(plan.branch, self.integration.default_branch(project))]
+        if phase_branch is not None:
+            wanted.append((phase_branch, plan.branch))
+        for branch, start in wanted:
             if self.integration.ensure_branch(project, branch, start) and share:
                 self.integration.push(project, branch)
 
     def _initiative_done(self, plan: _Plan) -> None:
-        if plan.initiative.status != InitiativeStatus.ACTIVE or not plan.phases:
+        """Every phase completed (merged) and every task in no phase done (merged):
+        the initiative waits for review."""
+        phaseless = plan.phaseless()
+        if plan.initiative.status != InitiativeStatus.ACTIVE or not (plan.phases or phaseless):
             return
-        if all(p.status == PhaseStatus.COMPLETED for p in plan.phases.values()):
+        if all(p.status == PhaseStatus.COMPLETED for p in plan.phases.values()) and all(
+            plan.satisfied(t.id) for t in phaseless
+        ):
             with self.db.transaction():
                 done = self.db.initiatives.update(
                     plan.initiative.id, status=InitiativeStatus.PENDING_REVIEW
@@ -1219,10 +1323,10 @@ class Executor:
             return f"blocked: {why} (cw task retry)"
         if task.status != TaskStatus.PENDING:
             return str(task.status)
-        if task.phase_id is None or task.phase_id not in plan.phases:
-            return "belongs to no phase"
-        phase = plan.phases[task.phase_id]
-        if phase.status != PhaseStatus.IN_PROGRESS:
+        phase = plan.phases.get(task.phase_id) if task.phase_id else None
+        if task.phase_id is not None and phase is None:
+            return "its phase belongs to another initiative"
+        if phase is not None and phase.status != PhaseStatus.IN_PROGRESS:
             if phase.status in {PhaseStatus.PENDING}:
                 return f"phase {phase.name} is not approved (cw phase approve)"
             if phase.status == PhaseStatus.APPROVED:
@@ -1278,7 +1382,7 @@ class Executor:
             for task in plan.tasks.values()
             if self._waiting_reason(plan, task, now) is None
         ]
-        ready.sort(key=lambda pt: (_PRIORITY_RANK[pt[1].priority], pt[1].created_at, pt[1].id))
+        ready.sort(key=lambda pt: _queue_order(pt[1], pt[0].dispatches.get(pt[1].id)))
         return ready
 
     def _running_agents(self) -> list[Agent]:
@@ -1306,6 +1410,18 @@ class Executor:
                 free -= 1
 
     def _dispatch_one(self, plan: _Plan, task: Task, report: TickReport) -> bool:
+        provider = self._provider_of(task)
+        if provider not in self.runtime.providers:
+            # Set before a .cwrc changed: a person picks another (and retries the task).
+            known = ", ".join(sorted(self.runtime.providers))
+            self._give_up(
+                plan,
+                task,
+                plan.dispatches.get(task.id),
+                f"unknown provider {provider!r} (known: {known}; cw task update --provider)",
+            )
+            report.blocked.append(task.id)
+            return False
         with self.db.transaction():
             claimed = self.db.execution.claim_task(task.id)
             if claimed is None:
@@ -1319,6 +1435,7 @@ class Executor:
                 attempts=attempts,
                 retry_after=None,
                 workspace_id=self.workspace_id,
+                queued_by_hand_at=None,
             )
         assert row is not None
         plan.dispatches[task.id] = row
@@ -1364,27 +1481,30 @@ class Executor:
                     f"({previous.reason or 'it crashed'}). Continue the task where you left "
                     "off, commit your work, and write the signal file.",
                 )
-        phase_branch = plan.phase_branch(task.phase_id or "")
+        base = plan.target_branch(task)
         starts: dict[str, str] = {}
         for project in plan.projects:
-            self._ensure_branches(plan, project, phase_branch)
+            self._ensure_branches(plan, project, base if task.phase_id else None)
             # Sharing branches, the local phase branch may be behind the remote's.
             starts[project.name] = (
-                self.integration.tip(project, phase_branch)
-                if self.settings.share_branches
-                else phase_branch
+                self.integration.tip(project, base) if self.settings.share_branches else base
             )
         mode = MODE_OF_CATEGORY.get(task.category, AgentMode.EXECUTE)
         return self.runtime.spawn(
             SpawnRequest(
                 task_id=task.id,
                 initiative_id=plan.initiative.id,
-                provider=self.settings.provider,
+                provider=self._provider_of(task),
                 mode=str(mode),
                 start_points=starts,
-                branch=task_branch(phase_branch, task),
+                branch=plan.task_branch(task),
             )
         )
+
+    def _provider_of(self, task: Task) -> str:
+        """The task's own provider (``cw task update --provider``), else ``[dispatch]
+        provider``."""
+        return task.provider or self.settings.provider
 
     # -- status ------------------------------------------------------------------------------
 
@@ -1394,18 +1514,10 @@ class Executor:
         JSON-ready. Raises ``NotFoundError`` for an unknown initiative."""
         with self._lock:
             now = utcnow()
-            if initiative_id is not None:
-                selected = [self._initiative(initiative_id)]
-            else:
-                selected = [
-                    i
-                    for e in self.db.execution.find_executions()
-                    if (i := self.db.initiatives.find_by_id(e.initiative_id)) is not None
-                ]
-            plans = [p for i in selected if (p := self._plan(i)) is not None]
+            plans = self._plans_of(initiative_id)
             running_agents = self._running_agents()
             running = []
-            queued = []
+            queued = self._queue_entries(plans, len(running_agents), now)
             waiting = []
             for plan in plans:
                 for task in plan.tasks.values():
@@ -1437,17 +1549,7 @@ class Executor:
                             )
                         continue
                     reason = self._waiting_reason(plan, task, now)
-                    if reason is None:
-                        queued.append(
-                            {
-                                "task_id": task.id,
-                                "task": task.name,
-                                "priority": str(task.priority),
-                                "initiative": plan.initiative.name,
-                                "created_at": task.created_at.isoformat(),
-                            }
-                        )
-                    else:
+                    if reason is not None:
                         waiting.append(self._waiting("task", task.id, task.name, plan, reason))
                 for phase in plan.phases.values():
                     phase_wait = self._phase_reason(plan, phase)
@@ -1471,9 +1573,6 @@ class Executor:
                             "every phase is merged: waits for review (cw initiative merge)",
                         )
                     )
-            queued.sort(
-                key=lambda q: (_PRIORITY_RANK[TaskPriority(q["priority"])], q["created_at"])
-            )
             return {
                 "workspace_id": self.workspace_id,
                 "max_agents": self.settings.max_agents,
@@ -1493,6 +1592,53 @@ class Executor:
                 "queued": queued,
                 "waiting": waiting,
             }
+
+    def _plans_of(self, initiative_id: str | None) -> list[_Plan]:
+        """The plans of the executed initiatives (or of that one)."""
+        if initiative_id is not None:
+            selected = [self._initiative(initiative_id)]
+        else:
+            selected = [
+                i
+                for e in self.db.execution.find_executions()
+                if (i := self.db.initiatives.find_by_id(e.initiative_id)) is not None
+            ]
+        return [p for i in selected if (p := self._plan(i)) is not None]
+
+    def _queue_entries(
+        self, plans: list[_Plan], running: int, now: datetime
+    ) -> list[dict[str, Any]]:
+        """The ready tasks in dispatch order, as ``cw dispatch queue`` lists them."""
+        free = max(self.settings.max_agents - running, 0)
+        entries = []
+        for position, (plan, task) in enumerate(self._ready(plans), start=1):
+            row = plan.dispatches.get(task.id)
+            phase = plan.phases.get(task.phase_id) if task.phase_id else None
+            by_hand = row.queued_by_hand_at if row is not None else None
+            entries.append(
+                {
+                    "position": position,
+                    "task_id": task.id,
+                    "task": task.name,
+                    "initiative_id": plan.initiative.id,
+                    "initiative": plan.initiative.name,
+                    "phase": phase.name if phase is not None else None,
+                    "priority": str(task.priority),
+                    "category": str(task.category),
+                    "provider": self._provider_of(task),
+                    "by_hand": by_hand is not None,
+                    "queued_by_hand_at": by_hand.isoformat() if by_hand else None,
+                    "created_at": task.created_at.isoformat(),
+                    "age_seconds": max(int((now - task.created_at).total_seconds()), 0),
+                    "attempt": (row.attempts if row is not None else 0) + 1,
+                    "waits_for": (
+                        "nothing: dispatched at the next round"
+                        if position <= free
+                        else f"a free agent slot ({running} of {self.settings.max_agents} running)"
+                    ),
+                }
+            )
+        return entries
 
     def _waiting(self, kind: str, id: str, name: str, plan: _Plan, reason: str) -> dict[str, Any]:
         return {
@@ -1549,6 +1695,45 @@ class Executor:
         return updated
 
 
+def set_task_provider(
+    db: Database, task_id: str, provider: str | None, known: Iterable[str]
+) -> Task:
+    """Dispatch the task to ``provider`` rather than ``[dispatch] provider`` (None, "" or
+    "default": back to that), with ``task:updated``. ``known``: the workspace's providers.
+    Raises ``NotFoundError``, ``ValidationError`` for an unknown provider, ``ConflictError``
+    once an agent ran the task (its retries resume that agent, provider and all)."""
+    value = check_task_provider(db, task_id, provider, known)
+    with db.transaction():
+        task = db.tasks.update(task_id, provider=value)
+        events.emit(db, events.TASK_UPDATED, task, provider=value)
+    return task
+
+
+def check_task_provider(
+    db: Database, task_id: str, provider: str | None, known: Iterable[str]
+) -> str | None:
+    """The value :func:`set_task_provider` would store (None for the workspace's), or the
+    error it would raise; changes nothing."""
+    task = db.tasks.find_by_id(task_id)
+    if task is None:
+        raise NotFoundError(f"task {task_id!r} not found")
+    value = (provider or "").strip()
+    if value in {"", "default"}:
+        value = ""
+    names = sorted(known)
+    if value and value not in names:
+        raise ValidationError(f"unknown provider {value!r} (known: {', '.join(names)})")
+    agent = db.agents.find_by_task_id(task.id)
+    if agent is not None:
+        raise ConflictError(
+            f"task {task.name} was run by agent {agent.name} ({agent.provider}): its retries "
+            "resume that agent, so its provider stays"
+        )
+    if task.status in {TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED}:
+        raise ConflictError(f"task {task.name} is {task.status}")
+    return value or None
+
+
 __all__ = [
     "MODE_OF_CATEGORY",
     "DispatchSettings",
@@ -1558,8 +1743,10 @@ __all__ = [
     "Integration",
     "MergeResult",
     "TickReport",
+    "check_task_provider",
     "initiative_branch_name",
     "phase_branches",
+    "set_task_provider",
     "task_branch",
 ]
 

@@ -13,7 +13,15 @@ from urllib.parse import quote, urlencode
 
 import typer
 
-from codewalkers.cli._common import JsonOption, coordinator, database, emit, ok, show_table
+from codewalkers.cli._common import (
+    CliError,
+    JsonOption,
+    coordinator,
+    database,
+    emit,
+    ok,
+    show_table,
+)
 from codewalkers.cli.commands import initiative, phase, review, task
 from codewalkers.db import PhaseStatus
 from codewalkers.services import plan
@@ -200,6 +208,54 @@ def dispatch_status(
     query = "?" + urlencode({"initiative_id": initiative_id}) if initiative_id else ""
     status = coordinator("GET", "/dispatch/status" + query)
     emit(status, json_output, lambda: _show_status(status))
+
+
+@dispatch_app.command(
+    "queue",
+    context_settings=ID_ARGS,
+    epilog="Example: cw dispatch queue Tk1... (put it first; without TASK: the queue)",
+)
+def dispatch_queue(
+    task_id: Annotated[
+        str | None, typer.Argument(metavar="TASK", help="Put this ready task first.")
+    ] = None,
+    initiative_id: Annotated[
+        str | None, typer.Option("--initiative", help="Only this initiative's queue.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The ready tasks in dispatch order (queued by hand first, then high > medium > low,
+    then oldest) and what each waits for; with TASK, put that ready task at the front."""
+    if task_id is not None:
+        if initiative_id is not None:
+            raise CliError("give TASK or --initiative, not both")
+        entry = coordinator("POST", "/dispatch/queue/" + quote(task_id, safe=""))
+        emit(
+            entry,
+            json_output,
+            lambda: ok(f'queued task "{entry["task"]}" at position {entry["position"]}'),
+        )
+        return
+    query = "?" + urlencode({"initiative_id": initiative_id}) if initiative_id else ""
+    queue = coordinator("GET", "/dispatch/queue" + query)
+
+    def human() -> None:
+        ok(
+            f"{queue['running_agents']} of {queue['max_agents']} agents running, "
+            f"{queue['free_slots']} free"
+        )
+        rows = [
+            {
+                **entry,
+                "age": f"{entry['age_seconds']}s",
+                "by_hand": "yes" if entry["by_hand"] else "",
+            }
+            for entry in queue["queue"]
+        ]
+        columns = ["position", "task", "priority", "age", "by_hand", "provider", "waits_for"]
+        show_table(rows, columns, "nothing is queued (cw dispatch status says why)")
+
+    emit(queue, json_output, human)
 
 
 def _show_status(status: dict[str, Any]) -> None:

@@ -182,10 +182,18 @@ def update(
             show_default=False,
         ),
     ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider",
+            help='Dispatch it to this provider ("default": the workspace\'s [dispatch] one).',
+        ),
+    ] = None,
     force: Force = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Change a task's name, description, place, type, category, priority or status."""
+    """Change a task's name, description, place, type, category, priority, status or
+    provider."""
     with database() as db:
         id = resolve(db, "task", id)
         fields = {
@@ -199,12 +207,25 @@ def update(
             "status": status,
             "requires_approval": requires_approval,
         }
-        changes = {key: value for key, value in fields.items() if value is not None}
+        changes: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
+        if provider is not None:
+            changes["provider"] = _checked_provider(db, id, provider)
         if not changes:
             raise CliError("nothing to change: give at least one option (see --help)")
         skipped = plan.task_completion_blockers(db, id) if force and status else []
         task = plan.update_task(db, id, force=force, **changes)
     emit(task, json_output, lambda: ok(f"updated {named('task', task)}{_skipped_note(skipped)}"))
+
+
+def _checked_provider(db: Any, task_id: str, provider: str) -> str | None:
+    """The provider to store (None: the workspace's), checked against the workspace's
+    providers (built in and ``.cwrc``) before anything changes."""
+    from codewalkers.agents.providers import load_providers
+    from codewalkers.cli._common import workspace
+    from codewalkers.services.execution import check_task_provider
+
+    known = load_providers(workspace().settings)
+    return check_task_provider(db, task_id, provider, known)
 
 
 @app.command("delete", context_settings=ID_ARGS, epilog="Example: cw task delete Tk1... --yes")

@@ -121,6 +121,27 @@ def dispatch_status(executor: ExecutorDep, initiative_id: str | None = None) -> 
     return executor.dispatch_status(initiative_id)
 
 
+@router.get("/dispatch/queue", response_model=dict[str, Any], responses=ANSWERS)
+def dispatch_queue(executor: ExecutorDep, initiative_id: str | None = None) -> dict[str, Any]:
+    """The ready tasks in dispatch order (queued by hand first, then by priority, then
+    oldest), with what each waits for."""
+    return executor.queue(initiative_id)
+
+
+@router.post("/dispatch/queue/{id}", response_model=dict[str, Any], responses=ANSWERS)
+def queue_task(executor: ExecutorDep, id: TaskId) -> dict[str, Any]:
+    """Put a ready task at the front of the queue (409 naming why a task that is not ready
+    waits); its queue entry."""
+    return executor.queue_task(id)
+
+
+@router.put("/tasks/{id}/provider", response_model=m.TaskPublic, responses=ANSWERS)
+def set_provider(executor: ExecutorDep, id: TaskId, body: m.TaskProvider) -> m.TaskPublic:
+    """Dispatch the task to this provider (422 for an unknown one, 409 once an agent ran
+    it)."""
+    return out(m.TaskPublic, _woken(executor, executor.set_task_provider(id, body.provider)))
+
+
 @router.get("/worktrees", response_model=list[m.WorktreePublic], responses=NO_RUNTIME)
 def worktrees(runtime: Runtime) -> list[m.WorktreePublic]:
     """Every agent and integration worktree, with whether removing it would lose work."""

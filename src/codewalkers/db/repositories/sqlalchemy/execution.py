@@ -40,6 +40,7 @@ _DISPATCH_FIELDS = frozenset(
         "agent_id",
         "reason",
         "merge_commit",
+        "queued_by_hand_at",
         "resolutions",
     }
 )
