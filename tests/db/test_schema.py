@@ -212,7 +212,7 @@ EXTRA_COLUMNS: dict[str, set[str]] = {
         "status_reason",
         "workspace_id",
     },
-    # The executor's per-task provider (migration 0011, docs/execution.md).
+    # The executor's per-task provider (migration 0010, docs/execution.md).
     "tasks": {"provider"},
 }
 

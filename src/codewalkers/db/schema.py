@@ -135,7 +135,7 @@ tasks = _table(
     Column("order", Integer, nullable=False, server_default=text("0")),
     Column("summary", Text),
     *_timestamps(),
-    # Not in the seed (migration 0011): the provider the executor dispatches this task to;
+    # Not in the seed (migration 0010): the provider the executor dispatches this task to;
     # null takes the workspace's ``[dispatch] provider``. After the timestamps, as the
     # record's fields (rows become records by position).
     Column("provider", Text),
@@ -390,7 +390,7 @@ dispatches = _table(
     # How often its agent was resumed to resolve a merge conflict.
     Column("resolutions", Integer, nullable=False, server_default=text("0")),
     *_timestamps(),
-    # When a person put it at the front of the queue (migration 0011, ``cw dispatch queue``).
+    # When a person put it at the front of the queue (migration 0010, ``cw dispatch queue``).
     Column("queued_by_hand_at", Millis),
     UniqueConstraint("task_id"),
 )
