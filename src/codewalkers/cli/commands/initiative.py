@@ -35,6 +35,7 @@ def escape(text: str) -> str:
 
     return rich_escape(text)
 
+
 app = typer.Typer(help="Initiatives: a large piece of work, planned as phases and tasks.")
 
 # Nanoids may start with "-" (older ones): take such an argument as the id, not an option.
