@@ -443,8 +443,10 @@ class AgentRuntime:
     def on_outputs(self, batches: list[tuple[AgentRun, OutputBatch]]) -> None:
         # One transaction for a whole supervisor pass: its cost (BEGIN, COMMIT, the write
         # lock) is paid once per interval, not once per agent; and the pass's events are
-        # one statement, last (on PostgreSQL they take the outbox lock: held briefly).
-        with self.db.transaction():
+        # one statement, last (on PostgreSQL they take the outbox lock: held briefly). No
+        # savepoint per write: should one fail, the supervisor offers each batch alone to
+        # on_output (with savepoints), so this block never goes on after a failed write.
+        with self.db.transaction(savepoints=False):
             outputs = []
             for run, batch in batches:
                 outputs += self._store_output(run, batch)
