@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Annotated
 
 import pytest
 import typer
@@ -16,7 +17,16 @@ from codewalkers.cli.commands import GROUPS, register_module
 
 from .conftest import Cw
 
-HEAVY = ("alembic", "fastapi", "uvicorn", "httpx", "starlette", "codewalkers.server", "rich")
+HEAVY = (
+    "alembic",
+    "fastapi",
+    "uvicorn",
+    "httpx",
+    "starlette",
+    "codewalkers.server",
+    "rich",
+    "pydantic",  # Typer's coercion of parameters: cli/_params.py spares it for plain values
+)
 
 # Runs the real entry point, then reports which of the modules above it had imported.
 PROBE = """
@@ -145,3 +155,43 @@ def test_the_command_name_is_found_after_the_root_options() -> None:
     assert command_name(["--help"]) is None
     assert command_name(["--version"]) is None
     assert command_name([]) is None
+
+
+def test_plain_parameter_values_are_what_typers_coercion_gives() -> None:
+    """``cli/_params.py`` takes plain values without Typer's pydantic coercion: for every
+    value it takes, the result must be Typer's own (value and type); anything it does not
+    take (bad input included) goes to Typer, whose error messages stay."""
+    import typer.main
+
+    from codewalkers.cli import _params
+
+    app = typer.Typer()
+
+    @app.command()
+    def command(
+        name: Annotated[str, typer.Option()] = "x",
+        count: Annotated[int, typer.Option(min=1, max=10)] = 1,
+        timeout: Annotated[float, typer.Option(min=0)] = 300.0,
+        ratio: Annotated[float, typer.Option(max=1, clamp=True)] = 0.5,
+        many: Annotated[list[str] | None, typer.Option()] = None,
+    ) -> None:
+        pass
+
+    click_command = typer.main.get_command(app)
+    ctx = click_command.make_context("command", [])
+    values: list[object] = ["abc", "3", "+3", "-2", "0", "10", "11", "1.5", ".5", "1e3", " 4"]
+    values += ["", "٣", 3, 3.0, 0.0, -1, 12, True]
+    taken = 0
+    for param in click_command.params:
+        for value in values:
+            plain = _params._plain(param, value)
+            if plain is _params._MISSING:
+                continue
+            taken += 1
+            expected = _params._typer_process_value(param, ctx, value)  # must not raise
+            assert (plain, type(plain)) == (expected, type(expected)), (param.name, value)
+        # No value: the same as Typer's, without its coercion.
+        assert _params._process_value(param, ctx, None) == _params._typer_process_value(
+            param, ctx, None
+        )
+    assert taken >= 20

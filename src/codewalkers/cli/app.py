@@ -78,10 +78,11 @@ def _register(name: str | None = None) -> None:
     Importing every module costs a plain read as much as the read itself; see
     ``commands.GROUPS``.
     """
-    from codewalkers.cli._help import install
+    from codewalkers.cli import _help, _params
     from codewalkers.cli.commands import GROUPS, MODULE_OF, register_module
 
-    install()
+    _help.install()
+    _params.install()
     module = MODULE_OF.get(name) if name is not None else None
     if module is not None:
         if module not in _registered:
