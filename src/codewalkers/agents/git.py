@@ -335,8 +335,16 @@ def ensure_clone(url: str, dest: Path, *, timeout: float | None = NETWORK_TIMEOU
 
 
 def _is_bare(path: Path) -> bool:
-    code, out, _ = _run(["rev-parse", "--is-bare-repository"], path, ok_codes=range(256))
-    return code == 0 and out.strip() == "true" and is_repository(path)
+    """Whether ``path`` is (the top of) a bare repository: one git call."""
+    if not path.is_dir():
+        return False
+    code, out, _ = _run(
+        ["rev-parse", "--is-bare-repository", "--absolute-git-dir"], path, ok_codes=range(256)
+    )
+    lines = out.splitlines()
+    if code != 0 or len(lines) != 2 or lines[0] != "true":
+        return False
+    return Path(lines[1]).resolve() == path.resolve()
 
 
 def _remove_tree(path: Path) -> None:
@@ -712,10 +720,13 @@ def add_worktree(repo: Path, path: Path, branch: str, start_point: str) -> Added
     worktree, :class:`GitError` when ``start_point`` names no commit or ``path`` exists and
     is not empty.
     """
-    prune_worktrees(repo)
+    worktrees = worktree_list(repo)
+    if any(worktree.prunable for worktree in worktrees):  # the same test `prune` applies
+        prune_worktrees(repo)
+        worktrees = worktree_list(repo)
     argv = ["git", "-C", os.fspath(repo), "worktree", "add", os.fspath(path), branch]
     target = _canonical(path)
-    for worktree in worktree_list(repo):
+    for worktree in worktrees:
         if worktree.branch == branch:
             if _canonical(worktree.path) == target:
                 return AddedWorktree(path, branch, head_commit(path), False, True)

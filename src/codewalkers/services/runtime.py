@@ -250,7 +250,7 @@ class AgentRuntime:
             if synced.error is not None:
                 raise ConflictError(f"project {project.name}: {synced.error}")
             start = (request.start_points or {}).get(project.name) or self._start_point(
-                project, initiative.branch if initiative else None
+                project, initiative.branch if initiative else None, synced.default_branch
             )
             info = projects.create_worktree_for_agent(
                 self.paths, project.name, directory, branch, start
@@ -287,11 +287,15 @@ class AgentRuntime:
         )
         workdir.write_inputs(directory, inputs)
 
-    def _start_point(self, project: Project, initiative_branch: str | None) -> str:
+    def _start_point(
+        self, project: Project, initiative_branch: str | None, default: str | None = None
+    ) -> str:
+        """The initiative's branch when the clone has it, else the remote's default branch
+        (``default``: as the sync just read it)."""
         repo = self.paths.repo_path(project.name)
         if initiative_branch and git.branch_exists(repo, initiative_branch):
             return initiative_branch
-        return git.default_branch(repo, fallback=project.default_branch)
+        return default or git.default_branch(repo, fallback=project.default_branch)
 
     def _inputs(self, agent: Agent) -> workdir.AgentInputs:
         """The agent's inputs as the database says now (for prompts)."""
