@@ -26,6 +26,7 @@ HEAVY = (
     "codewalkers.server",
     "rich",
     "pydantic",  # Typer's coercion of parameters: cli/_params.py spares it for plain values
+    "cryptography",  # only to encrypt or decrypt an account's secrets (db/secrets.py)
 )
 
 # Runs the real entry point, then reports which of the modules above it had imported.
