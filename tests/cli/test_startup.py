@@ -147,6 +147,19 @@ def test_every_command_module_registers_the_names_the_table_says() -> None:
         assert registered == set(names), module
 
 
+def test_every_command_module_is_in_the_table() -> None:
+    """A command module missing from ``commands.GROUPS`` would never be registered (after a
+    merge that adds one, say): every module of the package must be in it, or be registered
+    by one that is."""
+    import pkgutil
+
+    from codewalkers.cli import commands
+
+    registered_by_others = {"open"}  # server.register adds `cw open`
+    modules = {info.name for info in pkgutil.iter_modules(commands.__path__)}
+    assert modules - registered_by_others == set(GROUPS)
+
+
 def test_the_command_name_is_found_after_the_root_options() -> None:
     from codewalkers.cli.app import command_name
 
