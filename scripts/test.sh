@@ -65,6 +65,13 @@ if [[ -f bench/run.py ]]; then
     .venv/bin/python bench/run.py --quick
 fi
 
+# `cw` start-up beside python -c pass and a bare sqlite3 read: reports its targets without
+# failing on them, fails when a command fails.
+if [[ -f bench/cli.py ]]; then
+    header "bench/cli.py --quick"
+    .venv/bin/python bench/cli.py --quick
+fi
+
 # Running agents through a real coordinator: reports its targets without failing on them,
 # fails on an error or a lost, duplicated or reordered line of output.
 if [[ -f bench/agents.py ]]; then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import stat
@@ -14,6 +15,7 @@ from codewalkers.agents.paths import RuntimePaths
 from codewalkers.agents.projects import (
     SAVE_MESSAGE,
     ProjectError,
+    SyncResult,
     WorkWouldBeLostError,
     check_removal,
     clone_url,
@@ -57,6 +59,53 @@ def test_first_sync_clones_and_later_syncs_fetch(paths: RuntimePaths, fresh_remo
     second = sync_project(paths, "api", fresh_remote.url)
     assert not second.cloned and second.head_commit == new
     assert second.branches == ("feature", "main")
+
+
+def test_a_sync_fetches_only_when_the_remote_moved(
+    paths: RuntimePaths, fresh_remote: Remote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each sync asks the remote (``ls-remote``) and fetches only when a branch moved,
+    appeared or went away, or its default branch changed: never a stale clone, no fetch
+    for nothing. Which git commands ran is read from git's own trace (GIT_TRACE)."""
+    first = sync_project(paths, "api", fresh_remote.url)
+    trace = tmp_path / "git-trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+
+    def synced() -> tuple[SyncResult, list[str]]:
+        trace.write_text("")
+        result = sync_project(paths, "api", fresh_remote.url)
+        ran = [
+            line.split("built-in: git ", 1)[1].split()[0]
+            for line in trace.read_text().splitlines()
+            if "built-in: git " in line
+        ]
+        return result, ran
+
+    unchanged, ran = synced()
+    assert "ls-remote" in ran and "fetch" not in ran
+    assert unchanged == dataclasses.replace(first, cloned=False)
+
+    new = fresh_remote.commit({"more.txt": "more"}, "more")
+    moved, ran = synced()
+    assert "fetch" in ran
+    assert moved.head_commit == new
+    assert git.resolve_commit(moved.repo, "refs/remotes/origin/main") == new
+
+    fresh_remote.branch_from("feature")
+    appeared, ran = synced()
+    assert "fetch" in ran and appeared.branches == ("feature", "main")
+
+    remote_git(fresh_remote.path, "symbolic-ref", "HEAD", "refs/heads/feature")
+    renamed, ran = synced()
+    assert "fetch" in ran and renamed.default_branch == "feature"
+
+    remote_git(fresh_remote.path, "symbolic-ref", "HEAD", "refs/heads/main")
+    remote_git(fresh_remote.path, "branch", "-D", "feature")
+    pruned, ran = synced()
+    assert "fetch" in ran
+    assert (pruned.branches, pruned.default_branch) == (("main",), "main")
+    _, ran = synced()
+    assert "fetch" not in ran
 
 
 def test_sync_resolves_a_default_branch_that_is_not_main(

@@ -76,6 +76,30 @@ def test_a_failing_repository_call_raised_out_commits_nothing(db: Database) -> N
     assert [agent.name for agent in db.agents.find_all()] == ["brave-otter"]
 
 
+def test_without_savepoints_writes_still_commit_or_roll_back_together(
+    db: Database, other: Database
+) -> None:
+    """``savepoints=False`` (the output path) spares a savepoint per write, nothing else:
+    the block commits as one, a failed write raises out and rolls all of it back, and a
+    nested block inside is still a savepoint of its own."""
+    make_agent(db, name="brave-otter")
+    with db.transaction(savepoints=False):
+        initiative = db.initiatives.create(name="Auth")
+        db.initiatives.update(initiative.id, name="Auth 2")
+        with pytest.raises(Boom), db.transaction():
+            db.initiatives.create(name="Inner")
+            raise Boom
+        assert names(other) == set()
+    assert names(other) == {"Auth 2"}
+    with pytest.raises(ConflictError), db.transaction(savepoints=False):
+        db.initiatives.create(name="Billing")
+        db.agents.create(name="brave-otter")
+    assert names(other) == {"Auth 2"}
+    assert [agent.name for agent in other.agents.find_all()] == ["brave-otter"]
+    db.initiatives.create(name="After")  # the handle is fine afterwards
+    assert names(other) == {"Auth 2", "After"}
+
+
 def test_a_nested_transaction_is_a_savepoint(db: Database, other: Database) -> None:
     with db.transaction():
         db.initiatives.create(name="Outer")

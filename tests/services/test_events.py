@@ -435,6 +435,24 @@ def test_append_refuses_a_blank_type_or_a_payload_that_is_not_json(
     assert db.events.latest_seq() == 0
 
 
+def test_append_many_records_in_order_with_one_statement_all_or_none(db: Database) -> None:
+    """The output path's batch: the events come back in the items' order with increasing
+    seq, as find_after reads them; one bad item records none of them."""
+    items = [("x:y", {"n": n}, "I", f"E{n}") for n in range(5)]
+    recorded = db.events.append_many(items)
+    assert [(e.type, e.payload, e.initiative_id, e.entity_id) for e in recorded] == items
+    seqs = [event.seq for event in recorded]
+    assert seqs == sorted(set(seqs))
+    assert db.events.find_after() == recorded
+    assert db.events.append_many([]) == []
+    with pytest.raises(ValidationError):
+        db.events.append_many([("x:y", {"n": 6}, None, None), ("", {"n": 7}, None, None)])
+    assert db.events.latest_seq() == seqs[-1]
+    emitted = events.emit_many(db, [(events.AGENT_OUTPUT, {"id": "C1", "seq": 1}, "I", "A")])
+    assert emitted[0].payload == {"id": "C1", "seq": 1}
+    assert (emitted[0].initiative_id, emitted[0].entity_id) == ("I", "A")
+
+
 def test_seq_increases_strictly_and_is_never_reused(db: Database) -> None:
     seqs = [db.events.append("x:y", {"n": n}).seq for n in range(5)]
     assert seqs == sorted(set(seqs))

@@ -335,8 +335,16 @@ def ensure_clone(url: str, dest: Path, *, timeout: float | None = NETWORK_TIMEOU
 
 
 def _is_bare(path: Path) -> bool:
-    code, out, _ = _run(["rev-parse", "--is-bare-repository"], path, ok_codes=range(256))
-    return code == 0 and out.strip() == "true" and is_repository(path)
+    """Whether ``path`` is (the top of) a bare repository: one git call."""
+    if not path.is_dir():
+        return False
+    code, out, _ = _run(
+        ["rev-parse", "--is-bare-repository", "--absolute-git-dir"], path, ok_codes=range(256)
+    )
+    lines = out.splitlines()
+    if code != 0 or len(lines) != 2 or lines[0] != "true":
+        return False
+    return Path(lines[1]).resolve() == path.resolve()
 
 
 def _remove_tree(path: Path) -> None:
@@ -350,22 +358,69 @@ def remote_url(repo: Path) -> str | None:
     return out.strip() if code == 0 else None
 
 
-def fetch(repo: Path, *, timeout: float | None = NETWORK_TIMEOUT) -> None:
+@dataclass(frozen=True, slots=True)
+class RefState:
+    """A remote's branches (short name → commit) and the branch its ``HEAD`` names (``None``
+    when it names none): as the remote advertises them (:func:`advertised_refs`) or as
+    the clone last fetched them (:func:`tracking_refs`).
+    """
+
+    branches: dict[str, str]
+    head: str | None
+
+
+def advertised_refs(repo: Path, *, timeout: float | None = NETWORK_TIMEOUT) -> RefState:
+    """What ``origin`` has now: one ``ls-remote`` (no objects are transferred). Raises
+    :class:`GitError` when the remote cannot be read.
+    """
+    listed = run_git(["ls-remote", "--symref", REMOTE], repo, timeout=timeout)
+    branches: dict[str, str] = {}
+    head = None
+    for line in listed.splitlines():
+        target, _, ref = line.partition("\t")
+        if target.startswith("ref: refs/heads/") and ref == "HEAD":
+            head = target.removeprefix("ref: refs/heads/")
+        elif ref.startswith("refs/heads/"):
+            branches[ref.removeprefix("refs/heads/")] = target
+    return RefState(branches, head)
+
+
+def tracking_refs(repo: Path) -> RefState:
+    """What the clone last fetched from ``origin``: its ``refs/remotes/origin/*`` and the
+    branch ``origin/HEAD`` points to (one ``for-each-ref``).
+    """
+    prefix = f"refs/remotes/{REMOTE}/"
+    out = run_git(["for-each-ref", "--format=%(refname)%00%(objectname)%00%(symref)", prefix], repo)
+    branches: dict[str, str] = {}
+    head = None
+    for line in out.splitlines():
+        name, commit, symref = line.split("\0")
+        short = name.removeprefix(prefix)
+        if short == "HEAD":
+            head = symref.removeprefix(prefix) if symref.startswith(prefix) else None
+        else:
+            branches[short] = commit
+    return RefState(branches, head)
+
+
+def fetch(
+    repo: Path, *, timeout: float | None = NETWORK_TIMEOUT, advertised: RefState | None = None
+) -> None:
     """Fetch every branch of ``origin`` into ``refs/remotes/origin/*`` (dropping deleted
     ones), and record the remote's default branch when it names one. Local branches never
-    move. Raises :class:`GitError` when the remote cannot be read.
+    move. ``advertised``: the remote's :func:`advertised_refs` when the caller just read
+    them (saves asking again for its default branch). Raises :class:`GitError` when the
+    remote cannot be read.
     """
     argv = ["fetch", "--quiet", "--prune", "--no-write-fetch-head", REMOTE]
     run_git(argv, repo, timeout=timeout)
     # origin/HEAD: which branch the remote calls its default. An empty remote, or one that
     # does not say, keeps whatever was recorded (or nothing).
-    listed = run_git(["ls-remote", "--symref", REMOTE, "HEAD"], repo, timeout=timeout)
-    prefix, suffix = "ref: refs/heads/", "\tHEAD"
-    for line in listed.splitlines():
-        if line.startswith(prefix) and line.endswith(suffix):
-            tracking = f"refs/remotes/{REMOTE}/{line[len(prefix) : -len(suffix)]}"
-            if ref_exists(repo, tracking):
-                run_git(["symbolic-ref", f"refs/remotes/{REMOTE}/HEAD", tracking], repo)
+    head = (advertised or advertised_refs(repo, timeout=timeout)).head
+    if head is not None:
+        tracking = f"refs/remotes/{REMOTE}/{head}"
+        if ref_exists(repo, tracking):
+            run_git(["symbolic-ref", f"refs/remotes/{REMOTE}/HEAD", tracking], repo)
 
 
 def default_branch(repo: Path, fallback: str = "main") -> str:
@@ -674,10 +729,13 @@ def add_worktree(repo: Path, path: Path, branch: str, start_point: str) -> Added
     worktree, :class:`GitError` when ``start_point`` names no commit or ``path`` exists and
     is not empty.
     """
-    prune_worktrees(repo)
+    worktrees = worktree_list(repo)
+    if any(worktree.prunable for worktree in worktrees):  # the same test `prune` applies
+        prune_worktrees(repo)
+        worktrees = worktree_list(repo)
     argv = ["git", "-C", os.fspath(repo), "worktree", "add", os.fspath(path), branch]
     target = _canonical(path)
-    for worktree in worktree_list(repo):
+    for worktree in worktrees:
         if worktree.branch == branch:
             if _canonical(worktree.path) == target:
                 return AddedWorktree(path, branch, head_commit(path), False, True)

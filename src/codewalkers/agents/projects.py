@@ -3,8 +3,8 @@ from it (``docs/agents.md``, "Projects on disk" and "Worktrees and never losing 
 
 - ``.cw/repos/<name>.git``: the workspace's bare clone of the project URL (a ``file://``
   URL or a local path is fine; a relative path is relative to the workspace root). Cloned
-  on first :func:`sync_project`, fetched afterwards. The project's own working copy, when
-  the URL is one, is only ever read.
+  on first :func:`sync_project`, fetched afterwards when the remote moved. The project's
+  own working copy, when the URL is one, is only ever read.
 - ``.cw/setup/<name>/``: files copied into every new worktree of the project (``.env`` and
   the like), recursively, keeping modes and symlinks. A file the checkout already has (a
   tracked file) is never overwritten: it is skipped and reported in
@@ -193,25 +193,42 @@ def sync_project(
     *,
     timeout: float | None = git.NETWORK_TIMEOUT,
 ) -> SyncResult:
-    """Clone the project into ``.cw/repos/<name>.git`` on first use, fetch it afterwards;
-    return what the remote has. ``default_branch`` is the configured one, used when the
-    remote names none. Raises :class:`ProjectError` for a name unfit for a path,
-    :class:`~codewalkers.agents.git.GitError` when the URL cannot be read.
+    """Clone the project into ``.cw/repos/<name>.git`` on first use, bring it up to date
+    with the remote afterwards; return what the remote has. ``default_branch`` is the
+    configured one, used when the remote names none. Raises :class:`ProjectError` for a
+    name unfit for a path, :class:`~codewalkers.agents.git.GitError` when the URL cannot
+    be read.
+
+    Every sync asks the remote what it has now (``git ls-remote``: refs only, no objects)
+    and fetches only when that differs from what the clone last fetched (a branch moved,
+    appeared or went away, or the remote's default branch changed). Either way the clone
+    ends as fresh as a fetch would leave it, so a spawn never branches from a stale
+    default branch; what it saves is the fetch (about half of a spawn on a local remote)
+    and the reads of the clone after it when nothing moved.
     """
     check_project_name(name)
     repo = paths.repo_path(name)
     with _repo_lock(paths, name):
         cloned = git.ensure_clone(clone_url(paths, url), repo, timeout=timeout)
-        if not cloned:
-            git.fetch(repo, timeout=timeout)
-    branch = git.default_branch(repo, default_branch)
+        tracking = None if cloned else git.tracking_refs(repo)
+        if tracking is not None:
+            advertised = git.advertised_refs(repo, timeout=timeout)
+            moved = advertised.branches != tracking.branches or (
+                advertised.head is not None and advertised.head != tracking.head
+            )
+            if moved:
+                git.fetch(repo, timeout=timeout, advertised=advertised)
+                tracking = None  # read it again below
+    if tracking is None:
+        tracking = git.tracking_refs(repo)
+    branch = tracking.head or default_branch
     return SyncResult(
         project=name,
         repo=repo,
         cloned=cloned,
         default_branch=branch,
-        head_commit=git.resolve_commit(repo, f"refs/remotes/{git.REMOTE}/{branch}"),
-        branches=tuple(git.remote_branches(repo)),
+        head_commit=tracking.branches.get(branch),
+        branches=tuple(sorted(tracking.branches)),
     )
 
 

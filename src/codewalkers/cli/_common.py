@@ -11,21 +11,42 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from codewalkers.db import Database, open_database
-from codewalkers.services import lookup, secret_keys
-from codewalkers.services.lookup import label
 from codewalkers.services.serialize import account_public as account_public  # re-exported
 from codewalkers.services.serialize import plain as plain  # re-exported
 from codewalkers.workspace import Workspace, WorkspaceError, find_workspace, secret_key_from_env
 
-# Piped output is not cut to 80 columns: ids and trees must survive `| grep` and `> file`.
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from codewalkers.db import Database
+
+# Start-up: a command imports what it uses when it uses it. Rich (tables, trees) loads
+# with the first human output that needs it, the database layer (SQLAlchemy) with the
+# first `database()`; `tests/cli/test_startup.py` keeps plain reads free of Alembic,
+# FastAPI and the server.
+
+
+class _Console:
+    """The Rich console, made on first use (``console.print(...)`` as before)."""
+
+    _console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            # Piped output is not cut to 80 columns: ids and trees must survive `| grep`
+            # and `> file`.
+            width = None if sys.stdout.isatty() else 200
+            type(self)._console = Console(highlight=False, soft_wrap=True, width=width)
+        return getattr(self._console, name)
+
+
+console: Console = _Console()  # type: ignore[assignment]
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON (snake_case keys).")
@@ -87,6 +108,9 @@ def database(*, check_key: bool = True) -> Iterator[Database]:
     the one the database remembers is refused (``SecretKeyError``) unless ``check_key`` is
     false (``cw secret`` compares keys itself).
     """
+    from codewalkers.db import open_database
+    from codewalkers.services import secret_keys
+
     url = settings.database_url
     if url:
         key = secret_key_from_env()
@@ -207,6 +231,8 @@ def show_table(rows: Sequence[Any], columns: Sequence[str], empty: str = "nothin
     cells = [[_cell(c, row.get(c), ids) for c in columns] for row in data]
     natural = [max(len(headers[i]), *(len(r[i]) for r in cells)) for i in range(len(columns))]
     widths = _fit(natural, id_columns, TABLE_WIDTH - 3 * (len(columns) - 1))
+    from rich.table import Table
+
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     for header, width in zip(headers, widths, strict=True):
         # Ids are never cut (they are copied into the next command); the rest may be.
@@ -226,7 +252,8 @@ def read_text_file(path: Path | None, what: str) -> str | None:
 
 
 def ok(message: str) -> None:
-    console.print(message, markup=False)
+    """A plain line on stdout (no Rich: ``cw id`` and confirmations need none)."""
+    sys.stdout.write(message + "\n")
 
 
 YesOption = Annotated[
@@ -271,6 +298,8 @@ def consequences(found: Sequence[tuple[str, int, str]]) -> list[str]:
 
 def named(entity: str, record: Any) -> str:
     """``task "Sketch the token flow" (16Z7…full id)``: a thing named as well as identified."""
+    from codewalkers.services.lookup import label
+
     text = label(record)
     return f'{entity} "{text}" ({record.id})' if text else f"{entity} {record.id}"
 
@@ -279,8 +308,12 @@ def resolve(db: Database, entity: str, given: str) -> str:
     """The full id of ``given`` (a full id or a unique prefix of at least 4 characters);
     an ambiguous prefix is refused listing the candidates.
     """
+    from codewalkers.services import lookup
+
     return lookup.resolve(db, entity, given)
 
 
 def resolve_all(db: Database, entity: str, given: Sequence[str]) -> list[str]:
+    from codewalkers.services import lookup
+
     return [lookup.resolve(db, entity, value) for value in given]

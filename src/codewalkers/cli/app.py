@@ -5,7 +5,6 @@ Exit codes: 0 success, 1 user error (one line on stderr, no traceback), 2 bad us
 
 from __future__ import annotations
 
-import functools
 import sys
 from typing import Annotated
 
@@ -66,19 +65,61 @@ def _root(
     _common.settings.json = json_output
 
 
-@functools.cache
-def _register() -> None:
-    """Add the command groups to ``app``, once per process (``main`` may run many times)."""
-    from codewalkers.cli._help import install
-    from codewalkers.cli.commands import register
+#: Command modules added to ``app`` so far (``main`` may run many times in one process).
+_registered: set[str] = set()
+_ROOT_FLAGS = {"--json"}
+_ROOT_OPTIONS = {"--database-url"}
 
-    install()
-    register(app)
+
+def _register(name: str | None = None) -> None:
+    """Add the command module that registers the top-level ``name`` to ``app``; with no
+    name (or one no module registers), every module, in help order.
+
+    Importing every module costs a plain read as much as the read itself; see
+    ``commands.GROUPS``.
+    """
+    from codewalkers.cli import _help, _params
+    from codewalkers.cli.commands import GROUPS, MODULE_OF, register_module
+
+    _help.install()
+    _params.install()
+    module = MODULE_OF.get(name) if name is not None else None
+    if module is not None:
+        if module not in _registered:
+            register_module(app, module)
+            _registered.add(module)
+        return
+    if _registered == set(GROUPS):
+        return
+    # Everything, in help order: what a single command added first is added again in place.
+    app.registered_commands.clear()
+    app.registered_groups.clear()
+    for each in GROUPS:
+        register_module(app, each)
+    _registered.update(GROUPS)
+
+
+def command_name(argv: list[str]) -> str | None:
+    """The top-level command in ``argv`` (``task`` in ``--json task list``), or ``None``
+    when options other than the root's come first (``--help``, ``--version``) or there is none.
+    """
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token in _ROOT_FLAGS or any(token.startswith(f"{o}=") for o in _ROOT_OPTIONS):
+            index += 1
+        elif token in _ROOT_OPTIONS:
+            index += 2
+        elif token.startswith("-"):
+            return None
+        else:
+            return token
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 1."""
-    _register()
+    _register(command_name(sys.argv[1:] if argv is None else list(argv)))
     try:
         app(args=argv, prog_name="cw")
     except (DatabaseError, WorkspaceError, CliError) as exc:

@@ -46,10 +46,11 @@ class _Transaction:
     has run in it yet (until then, a dead connection may be swapped for a new one).
     """
 
-    __slots__ = ("connection", "fresh", "readonly", "root")
+    __slots__ = ("connection", "fresh", "readonly", "root", "savepoints")
 
-    def __init__(self, engine: Engine, readonly: bool) -> None:
+    def __init__(self, engine: Engine, readonly: bool, savepoints: bool = True) -> None:
         self.readonly = readonly
+        self.savepoints = savepoints
         self.fresh = True
         self.connection, self.root = self._begin(engine)
 
@@ -179,7 +180,7 @@ class Database:
         return self._local.tx is not None
 
     @contextmanager
-    def transaction(self, *, readonly: bool = False) -> Iterator[None]:
+    def transaction(self, *, readonly: bool = False, savepoints: bool = True) -> Iterator[None]:
         """Run the block's repository calls in one transaction: all commit, or none does.
 
         Nested blocks become savepoints. An exception rolls the block back and propagates
@@ -194,6 +195,13 @@ class Database:
         When the transaction's connection turns out to be dead on its first statement, it
         is replaced and the statement sent again (nothing had been sent). A connection lost
         later raises :class:`DatabaseUnavailableError`.
+
+        Each write inside runs in a savepoint of its own, so that a failed write (a unique
+        key taken, ...) can be caught and the transaction go on. ``savepoints=False`` spares
+        them (two statements per write) for a block that is all-or-none anyway and never
+        goes on after a failed write: PostgreSQL then aborts the whole transaction, which
+        the block's exception rolls back. The output path uses it (``docs/performance.md``).
+        Ignored by a nested block (it follows the outermost one).
         """
         current: _Transaction | None = self._local.tx
         if current is not None:
@@ -203,7 +211,7 @@ class Database:
                     yield
             return
         with translate_errors():
-            tx = _Transaction(self.engine, readonly)
+            tx = _Transaction(self.engine, readonly, savepoints)
         self._local.tx = tx
         try:
             with translate_errors():
@@ -244,7 +252,8 @@ class Database:
             if write and tx.readonly:
                 raise DatabaseError("cannot write in a read-only transaction (readonly=True)")
             try:
-                return self._in(tx, (lambda c: _in_savepoint(c, work)) if write else work)
+                saved = write and tx.savepoints
+                return self._in(tx, (lambda c: _in_savepoint(c, work)) if saved else work)
             except sa_exc.SQLAlchemyError as exc:
                 raise translate(exc) from exc
 

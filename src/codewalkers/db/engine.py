@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sqlite3
 import weakref
 import zlib
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
@@ -43,6 +41,10 @@ from codewalkers.db.errors import (
     translate_errors,
 )
 from codewalkers.db.schema import SQLITE_ONLY_TABLES
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -191,6 +193,8 @@ def in_models(_object: Any, name: str | None, type_: str, *_rest: Any) -> bool:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """The Alembic configuration of the migrations shipped inside the package."""
+    from alembic.config import Config
+
     config = Config()
     location = resources.files("codewalkers.db") / "migrations"
     config.set_main_option("script_location", str(location))
@@ -201,24 +205,87 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @functools.cache
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
+
+
+# Alembic takes ~0.1 s (much more on a loaded machine) to import and to load the migration
+# scripts: too much for every `cw` call, which only needs to know whether the database is
+# current. The revision graph is read from the scripts' own `revision = "..."` lines, the
+# database's revision with plain SQL; Alembic is imported only to migrate
+# (tests/db/test_migrations.py checks both readings against Alembic's own).
+_REVISION_LINE = re.compile(
+    r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:(None)|[\"']([^\"']+)[\"'])\s*$",
+    re.MULTILINE,
+)
+
+
+@functools.cache
+def revision_graph() -> dict[str, str | None]:
+    """Each migration's revision and the revision it follows (``None`` for the first), read
+    from the scripts' text without importing them or Alembic. Empty when a script cannot be
+    read this way (then :func:`head_revision` asks Alembic).
+    """
+    graph: dict[str, str | None] = {}
+    versions = resources.files("codewalkers.db") / "migrations" / "versions"
+    for entry in versions.iterdir():
+        if not entry.name.endswith(".py") or entry.name.startswith("__"):
+            continue
+        found = {
+            match.group(1): match.group(3) for match in _REVISION_LINE.finditer(entry.read_text())
+        }
+        revision = found.get("revision")
+        if revision is None or "down_revision" not in found or revision in graph:
+            return {}
+        graph[revision] = found["down_revision"]
+    return graph
 
 
 def head_revision() -> str:
     """The newest revision this code knows."""
-    head = _script().get_current_head()
+    graph = revision_graph()
+    heads = set(graph) - set(graph.values())
+    if len(heads) == 1:
+        return heads.pop()
+    head = _script().get_current_head()  # raises on several heads
     assert head is not None
     return head
 
 
 def current_revision(connection: Connection) -> str | None:
-    """The revision the database is at (``None`` when it was never migrated)."""
-    return MigrationContext.configure(connection).get_current_revision()
+    """The revision the database is at (``None`` when it was never migrated), read from
+    Alembic's ``alembic_version`` table with plain SQL.
+    """
+    if connection.dialect.name == "sqlite":
+        exists = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).first()
+    else:
+        exists = connection.exec_driver_sql("SELECT to_regclass('alembic_version')").scalar()
+    if not exists:
+        return None
+    rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    if len(rows) > 1:
+        raise SchemaError(
+            "the database records several schema revisions ("
+            + ", ".join(sorted(str(row[0]) for row in rows))
+            + "); Codewalkers migrations have one head"
+        )
+    return str(rows[0][0]) if rows else None
 
 
 def _check_known(revision: str | None) -> None:
     if revision is None:
         return
+    graph = revision_graph()
+    if graph:
+        if revision in graph:
+            return
+        raise SchemaError(
+            f"the database schema is at revision {revision}, newer than this Codewalkers "
+            f"knows (newest: {head_revision()}); upgrade Codewalkers to use this database"
+        )
     try:
         _script().get_revision(revision)
     except Exception as exc:  # alembic raises several types for an unknown revision

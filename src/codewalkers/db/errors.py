@@ -21,10 +21,16 @@ A write that raises leaves the database as it was.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from sqlalchemy import exc as sa_exc
+if TYPE_CHECKING:
+    from sqlalchemy import exc as sa_exc
+
+# SQLAlchemy is imported where an error of its own is looked at, not with these classes:
+# `cw id` and the CLI's error handling need the classes without SQLAlchemy (~0.1 s).
 
 __all__ = [
     "ConflictError",
@@ -112,6 +118,8 @@ def _constraint_name(text: str) -> str:
 
 def is_retryable(exc: BaseException) -> bool:
     """True for the transient errors a transaction may simply run again after."""
+    from sqlalchemy import exc as sa_exc
+
     if not isinstance(exc, sa_exc.DBAPIError) or exc.orig is None:
         return False
     sqlstate = getattr(exc.orig, "sqlstate", None)
@@ -133,6 +141,8 @@ def _is_missing_schema(exc: sa_exc.DBAPIError) -> bool:
 
 def translate(exc: sa_exc.SQLAlchemyError) -> DatabaseError:
     """The :class:`DatabaseError` a caller sees for a SQLAlchemy or driver error."""
+    from sqlalchemy import exc as sa_exc
+
     if isinstance(exc, sa_exc.IntegrityError):
         return integrity_error(exc)
     if isinstance(exc, sa_exc.DataError):
@@ -153,5 +163,9 @@ def translate_errors() -> Iterator[None]:
     """Turn driver and SQLAlchemy errors raised inside the block into :class:`DatabaseError`."""
     try:
         yield
-    except sa_exc.SQLAlchemyError as exc:
+    except Exception as exc:
+        # Only a SQLAlchemy error is translated, and none exists before SQLAlchemy is loaded.
+        sa_exc = sys.modules.get("sqlalchemy.exc")
+        if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
+            raise
         raise translate(exc) from exc

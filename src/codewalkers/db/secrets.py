@@ -12,12 +12,20 @@ messages never contain a secret, nor any part of a token.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from codewalkers.db.errors import SecretKeyError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
+# `cryptography` (~0.1 s to import) is loaded by the first encryption or decryption, not by
+# every `cw` call: a key is checked as Fernet checks it (32 bytes of url-safe base64), and
+# the key check value is an HMAC from the standard library.
 
 #: Marks an encrypted value in the database.
 PREFIX = "fernet:"
@@ -53,6 +61,8 @@ def fingerprint(key: str | bytes) -> str:
 
 def generate_key() -> str:
     """A fresh random key: 32 bytes, url-safe base64 (44 characters)."""
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode("ascii")
 
 
@@ -63,17 +73,21 @@ class SecretBox:
     value that this key cannot decrypt.
     """
 
-    __slots__ = ("_check", "_fernet")
+    __slots__ = ("_check", "_fernet", "_raw")
 
     def __init__(self, key: str | bytes | None) -> None:
         self._fernet: Fernet | None = None
+        self._raw: bytes | None = None
         self._check: str | None = None
         if key is None:
             return
         raw = key.strip() if isinstance(key, bytes) else key.strip().encode("ascii", "replace")
         try:
-            self._fernet = Fernet(raw)
-        except (ValueError, TypeError):
+            # What Fernet(raw) checks, without importing it.
+            if len(base64.urlsafe_b64decode(raw)) != 32:
+                raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
+            self._raw = raw
+        except (ValueError, TypeError, binascii.Error):
             # Not "from exc": the driver's message would quote the key.
             raise SecretKeyError(
                 f"the secret key ({KEY_SOURCES}) is malformed: expected 32 url-safe "
@@ -87,18 +101,22 @@ class SecretBox:
         return self._check
 
     def __repr__(self) -> str:
-        return f"SecretBox(key={'set' if self._fernet else 'missing'})"
+        return f"SecretBox(key={'set' if self._raw else 'missing'})"
 
     @property
     def has_key(self) -> bool:
-        return self._fernet is not None
+        return self._raw is not None
 
     def _require(self, what: str, action: str) -> Fernet:
-        if self._fernet is None:
+        if self._raw is None:
             raise SecretKeyError(
                 f"cannot {action} {what}: no secret key configured (set CW_SECRET_KEY, or run "
                 "`cw init` in the workspace to create .cw/secret.key)"
             )
+        if self._fernet is None:
+            from cryptography.fernet import Fernet
+
+            self._fernet = Fernet(self._raw)
         return self._fernet
 
     def encrypt(self, value: str, what: str) -> str:
@@ -111,6 +129,8 @@ class SecretBox:
         if not stored.startswith(PREFIX):
             return stored
         fernet = self._require(what, "decrypt")
+        from cryptography.fernet import InvalidToken  # loaded by _require
+
         try:
             return fernet.decrypt(stored[len(PREFIX) :].encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError):

@@ -115,6 +115,7 @@ emits ``page:created`` for the root first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from codewalkers.db import Database, Event, Initiative
@@ -259,11 +260,35 @@ def emit(
     initiative), ``entity_id`` to its ``id``. Raises ``ValidationError`` for a payload that
     is not JSON.
     """
+    item = _item(type, record_or_payload, initiative_id, entity_id, extra)
+    return db.events.append(*item)
+
+
+def emit_many(
+    db: Database, items: Sequence[tuple[str, Any, str | None, str | None]]
+) -> list[Event]:
+    """Record several events at once, in order, in the caller's transaction (one statement:
+    the output path stores a whole supervisor pass's chunks this way). Each item is
+    ``(type, record_or_payload, initiative_id, entity_id)``, as :func:`emit` takes them.
+    """
+    return db.events.append_many(
+        [_item(type, record, initiative, entity, {}) for type, record, initiative, entity in items]
+    )
+
+
+def _item(
+    type: str,
+    record_or_payload: Any,
+    initiative_id: str | None,
+    entity_id: str | None,
+    extra: dict[str, Any],
+) -> tuple[str, Any, str | None, str | None]:
     payload = plain(record_or_payload)
     if not isinstance(payload, dict):
         payload = {"value": payload}
     payload = {key: value for key, value in payload.items() if key not in _SECRETS}
-    payload.update(plain(extra))
+    if extra:
+        payload.update(plain(extra))
     if initiative_id is DERIVED:
         if isinstance(record_or_payload, Initiative):
             initiative_id = record_or_payload.id
@@ -271,7 +296,7 @@ def emit(
             initiative_id = _text(payload.get("initiative_id"))
     if entity_id is DERIVED:
         entity_id = _text(payload.get("id"))
-    return db.events.append(type, payload, initiative_id=initiative_id, entity_id=entity_id)
+    return type, payload, initiative_id, entity_id
 
 
 def _text(value: Any) -> str | None:

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from codewalkers.content import markdown_to_tiptap
 from codewalkers.db import (
     ConflictError,
     Database,
@@ -21,7 +20,7 @@ from codewalkers.db import (
     TaskType,
     ValidationError,
 )
-from codewalkers.services import events, projects
+from codewalkers.services import events
 from codewalkers.services.inputs import check_name
 
 #: What a deletion takes with it: ``(verb, count, noun)``, e.g. ``("deletes", 3, "task")``.
@@ -78,6 +77,8 @@ def link_projects(db: Database, initiative_id: str, project_ids: Sequence[str]) 
     """
     with db.transaction():
         get_or_raise(db.initiatives, initiative_id, "initiative")
+        from codewalkers.services import projects  # git and the runtime: not for plain reads
+
         return projects.link_projects(db, initiative_id, project_ids)
 
 
@@ -111,6 +112,8 @@ def create_phase(db: Database, initiative_id: str, name: str, markdown: str | No
     unknown initiative, ``ValidationError``.
     """
     check_name(name)
+    from codewalkers.content import markdown_to_tiptap  # markdown-it: ~0.1 s to import
+
     content = markdown_to_tiptap(markdown) if markdown is not None else None
     with db.transaction():
         phase: Phase = db.phases.create(initiative_id=initiative_id, name=name, content=content)

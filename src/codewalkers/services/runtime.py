@@ -266,7 +266,7 @@ class AgentRuntime:
             if synced.error is not None:
                 raise ConflictError(f"project {project.name}: {synced.error}")
             start = (request.start_points or {}).get(project.name) or self._start_point(
-                project, initiative.branch if initiative else None
+                project, initiative.branch if initiative else None, synced.default_branch
             )
             info = projects.create_worktree_for_agent(
                 self.paths, project.name, directory, branch, start
@@ -304,11 +304,15 @@ class AgentRuntime:
         )
         workdir.write_inputs(directory, inputs)
 
-    def _start_point(self, project: Project, initiative_branch: str | None) -> str:
+    def _start_point(
+        self, project: Project, initiative_branch: str | None, default: str | None = None
+    ) -> str:
+        """The initiative's branch when the clone has it, else the remote's default branch
+        (``default``: as the sync just read it)."""
         repo = self.paths.repo_path(project.name)
         if initiative_branch and git.branch_exists(repo, initiative_branch):
             return initiative_branch
-        return git.default_branch(repo, fallback=project.default_branch)
+        return default or git.default_branch(repo, fallback=project.default_branch)
 
     def _inputs(self, agent: Agent) -> workdir.AgentInputs:
         """The agent's inputs as the database says now (for prompts)."""
@@ -474,18 +478,26 @@ class AgentRuntime:
 
     def on_output(self, run: AgentRun, batch: OutputBatch) -> None:
         with self.db.transaction():
-            self._store_output(run, batch)
+            events.emit_many(self.db, self._store_output(run, batch))
 
     def on_outputs(self, batches: list[tuple[AgentRun, OutputBatch]]) -> None:
         # One transaction for a whole supervisor pass: its cost (BEGIN, COMMIT, the write
-        # lock) is paid once per interval, not once per agent.
-        with self.db.transaction():
+        # lock) is paid once per interval, not once per agent; and the pass's events are
+        # one statement, last (on PostgreSQL they take the outbox lock: held briefly). No
+        # savepoint per write: should one fail, the supervisor offers each batch alone to
+        # on_output (with savepoints), so this block never goes on after a failed write.
+        with self.db.transaction(savepoints=False):
+            outputs = []
             for run, batch in batches:
-                self._store_output(run, batch)
+                outputs += self._store_output(run, batch)
+            events.emit_many(self.db, outputs)
 
-    def _store_output(self, run: AgentRun, batch: OutputBatch) -> None:
-        """In the caller's transaction: the batch's log chunks and their events, the
-        offset, the session id and the result."""
+    def _store_output(
+        self, run: AgentRun, batch: OutputBatch
+    ) -> list[tuple[str, Any, str | None, str | None]]:
+        """In the caller's transaction: the batch's log chunks, the offset, the session id
+        and the result; returns the chunks' ``agent:output`` events for the caller to emit
+        (see :func:`events.emit_many`)."""
         session_id = next(
             (e.session_id for e in batch.events if isinstance(e, SessionStarted) and e.session_id),
             None,
@@ -493,18 +505,13 @@ class AgentRuntime:
         results = [e for e in batch.events if isinstance(e, Result)]
         agent = self.db.agents.find_by_id(run.agent_id)
         if agent is None:
-            return
+            return []
+        outputs: list[tuple[str, Any, str | None, str | None]] = []
         for content in chunk_lines(batch.lines, self.settings.max_chunk_chars):
             chunk = self.db.log_chunks.insert_chunk(
                 agent.id, agent.name, content, run.session_number
             )
-            events.emit(
-                self.db,
-                events.AGENT_OUTPUT,
-                chunk,
-                initiative_id=agent.initiative_id,
-                entity_id=agent.id,
-            )
+            outputs.append((events.AGENT_OUTPUT, chunk, agent.initiative_id, agent.id))
         changes: dict[str, Any] = {"output_offset": batch.end_offset}
         if session_id and session_id != agent.session_id:
             changes["session_id"] = session_id
@@ -525,6 +532,7 @@ class AgentRuntime:
             )
             changes["result"] = result
         self.db.agents.update(agent.id, **changes)
+        return outputs
 
     def on_hung(self, run: AgentRun) -> None:
         signal = workdir.read_signal(self.paths.workdir(run.name))

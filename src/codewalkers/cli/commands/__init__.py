@@ -1,39 +1,56 @@
-"""The command groups of ``cw``."""
+"""The command groups of ``cw``.
+
+A call imports only the module of the command it runs (``cw task list`` imports
+``commands/task.py``, not the server's or the agents'): :data:`GROUPS` says which module
+registers which top-level names, so that ``cw.app.main`` can pick it from the command line
+before anything is parsed. Help screens and unknown names register everything.
+``tests/cli/test_startup.py`` checks this table against what the modules register.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import typer
+
+#: Each command module (in help order) and the top-level names it registers. A module with
+#: an ``app`` of its own is added as the group of its name; the others have ``register``.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "workspace": ("init", "id", "db"),
+    "initiative": ("initiative",),
+    "phase": ("phase",),
+    "task": ("task",),
+    "page": ("page",),
+    "project": ("project",),
+    "account": ("account",),
+    "secret": ("secret",),
+    "agent": ("agent",),
+    "proposal": ("proposal",),
+    "architect": ("architect",),
+    "message": ("message",),
+    "conversation": ("ask", "listen", "answer"),
+    "review": ("review",),
+    "chat": ("chat",),
+    "errand": ("errand",),
+    "server": ("start", "stop", "status", "open"),
+    "provider": ("provider",),
+    "execution": ("dispatch", "worktree"),
+}
+
+#: The module that registers each top-level name.
+MODULE_OF = {name: module for module, names in GROUPS.items() for name in names}
+
+
+def register_module(app: typer.Typer, module: str) -> None:
+    """Import ``commands/<module>.py`` and add its commands to ``app``."""
+    loaded = importlib.import_module(f"codewalkers.cli.commands.{module}")
+    if hasattr(loaded, "register"):
+        loaded.register(app)
+    else:
+        app.add_typer(loaded.app, name=module)
 
 
 def register(app: typer.Typer) -> None:
-    from codewalkers.cli.commands import initiative, phase, task, workspace
-
-    workspace.register(app)
-    app.add_typer(initiative.app, name="initiative")
-    app.add_typer(phase.app, name="phase")
-    app.add_typer(task.app, name="task")
-    from codewalkers.cli.commands import account, agent, page, project, proposal, secret
-
-    app.add_typer(page.app, name="page")
-    app.add_typer(project.app, name="project")
-    app.add_typer(account.app, name="account")
-    app.add_typer(secret.app, name="secret")
-    app.add_typer(agent.app, name="agent")
-    app.add_typer(proposal.app, name="proposal")
-    from codewalkers.cli.commands import architect
-
-    app.add_typer(architect.app, name="architect")
-    from codewalkers.cli.commands import chat, conversation, message, review, server
-
-    app.add_typer(message.app, name="message")
-    conversation.register(app)
-    app.add_typer(review.app, name="review")
-    app.add_typer(chat.app, name="chat")
-    from codewalkers.cli.commands import errand
-
-    app.add_typer(errand.app, name="errand")
-    server.register(app)
-    from codewalkers.cli.commands import execution, provider
-
-    app.add_typer(provider.app, name="provider")
-    execution.register(app)
+    """Add every command group to ``app`` (help screens, docs)."""
+    for module in GROUPS:
+        register_module(app, module)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.tree import Tree
 
 from codewalkers.cli._common import (
     JsonOption,
@@ -26,6 +24,17 @@ from codewalkers.cli._common import (
 from codewalkers.db import InitiativeStatus
 from codewalkers.services import plan
 from codewalkers.services.plan import InitiativeTree, TaskNode
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+
+def escape(text: str) -> str:
+    """Rich markup escaped (Rich is imported by the human output that needs it)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 app = typer.Typer(help="Initiatives: a large piece of work, planned as phases and tasks.")
 
@@ -168,6 +177,8 @@ def _print_tree(result: InitiativeTree) -> None:
     for phase_node in result.phases:
         names.update(_task_names(phase_node.tasks))
     initiative = result.initiative
+    from rich.tree import Tree
+
     root = Tree(
         f"[bold]{escape(initiative.name)}[/bold] [dim]{initiative.id}[/dim] ({initiative.status})"
     )

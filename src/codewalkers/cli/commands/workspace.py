@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from codewalkers.cli._common import JsonOption, emit, ok, settings
-from codewalkers.db import Database, new_id, open_database
-from codewalkers.db.engine import (
-    alembic_config,
-    create_engine,
-    current_revision,
-    ensure_schema,
-    head_revision,
-)
-from codewalkers.db.errors import translate_errors
-from codewalkers.db.secrets import fingerprint
-from codewalkers.services import secret_keys
+from codewalkers.db.ids import new_id
 from codewalkers.workspace import (
     SECRET_KEY_ENV,
     create_private_file,
@@ -27,6 +17,12 @@ from codewalkers.workspace import (
     init_workspace,
     secret_key_from_env,
 )
+
+if TYPE_CHECKING:
+    from codewalkers.db import Database
+
+# `cw id` runs offline and often (agents name new entities with it): the database layer is
+# imported inside the commands that use it.
 
 db_app = typer.Typer(help="The workspace database: migrations and schema revision.")
 
@@ -45,6 +41,10 @@ def init(json_output: JsonOption = False) -> None:
     get the team's key with `cw secret import FILE` or CW_SECRET_KEY. Running it again is
     harmless: it never replaces an existing key.
     """
+    from codewalkers.db import open_database
+    from codewalkers.db.secrets import fingerprint
+    from codewalkers.services import secret_keys
+
     workspace, created = init_workspace(Path.cwd(), create_key=False)
     url = workspace.database_url(settings.database_url)
     if url == f"sqlite:///{workspace.default_database_path}":
@@ -120,6 +120,9 @@ def _url() -> str:
 
 
 def _status() -> dict[str, object]:
+    from codewalkers.db.engine import create_engine, current_revision, head_revision
+    from codewalkers.db.errors import translate_errors
+
     engine = create_engine(_url())
     try:
         with translate_errors(), engine.connect() as connection:
@@ -138,6 +141,8 @@ def _status() -> dict[str, object]:
 @db_app.command("upgrade", epilog="Example: cw db upgrade")
 def upgrade(json_output: JsonOption = False) -> None:
     """Migrate the database to the newest schema (also done by every command)."""
+    from codewalkers.db.engine import create_engine, ensure_schema
+
     engine = create_engine(_url())
     try:
         revision = ensure_schema(engine)
@@ -174,6 +179,8 @@ def check(json_output: JsonOption = False) -> None:
 def history(json_output: JsonOption = False) -> None:
     """List the migrations this Codewalkers knows, newest first."""
     from alembic.script import ScriptDirectory
+
+    from codewalkers.db.engine import alembic_config
 
     script = ScriptDirectory.from_config(alembic_config())
     entries = [

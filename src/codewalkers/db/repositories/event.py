@@ -35,6 +35,13 @@ class EventRepository(Protocol):
         """
         ...
 
+    def append_many(self, items: Sequence[tuple[str, Any, str | None, str | None]]) -> list[Event]:
+        """Record several events, in order, with one statement (in the caller's transaction,
+        if any): each item is ``(type, payload, initiative_id, entity_id)``. Returns them,
+        in the same order, with increasing ``seq``. All or none: a bad item records none.
+        """
+        ...
+
     def find_after(
         self,
         after_seq: int = 0,

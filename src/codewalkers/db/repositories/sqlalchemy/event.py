@@ -39,6 +39,12 @@ _COLUMNS = tuple(events.columns)
 _MAX_SEQ = 2**63 - 1
 
 
+# Built once: building and caching an insert per call cost more than running it.
+_INSERT = insert(events).returning(*_COLUMNS)
+_INSERT_MANY = insert(events).returning(*_COLUMNS, sort_by_parameter_order=True)
+_LOCK = select(func.pg_advisory_xact_lock(_APPEND_LOCK_KEY))
+
+
 def _record(row: Row[Any]) -> Event:
     return Event(**row._mapping)
 
@@ -77,30 +83,45 @@ class SqlEventRepository:
         initiative_id: str | None = None,
         entity_id: str | None = None,
     ) -> Event:
-        check_text("type", type)
-        if not type.strip():
-            raise ValidationError("type must not be empty")
-        check_json("payload", payload)
-        if payload is None:
-            raise ValidationError("payload must not be None")
-        row = {
-            "type": type,
-            "initiative_id": _optional_id("initiative_id", initiative_id),
-            "entity_id": _optional_id("entity_id", entity_id),
-            "payload": payload,
-            "created_at": now_ms(),
-        }
+        return self.append_many([(type, payload, initiative_id, entity_id)])[0]
 
-        def work(connection: Connection) -> Event:
+    def append_many(self, items: Sequence[tuple[str, Any, str | None, str | None]]) -> list[Event]:
+        created_at = now_ms()
+        rows = []
+        for type, payload, initiative_id, entity_id in items:
+            check_text("type", type)
+            if not type.strip():
+                raise ValidationError("type must not be empty")
+            check_json("payload", payload)
+            if payload is None:
+                raise ValidationError("payload must not be None")
+            rows.append(
+                {
+                    "type": type,
+                    "initiative_id": _optional_id("initiative_id", initiative_id),
+                    "entity_id": _optional_id("entity_id", entity_id),
+                    "payload": payload,
+                    "created_at": created_at,
+                }
+            )
+        if not rows:
+            return []
+
+        def work(connection: Connection) -> list[Event]:
             postgres = connection.dialect.name == "postgresql"
             if postgres:
-                connection.execute(select(func.pg_advisory_xact_lock(_APPEND_LOCK_KEY)))
-            statement = insert(events).values(row).returning(*_COLUMNS)
-            event = _record(connection.execute(statement).one())
+                connection.execute(_LOCK)
+            if len(rows) == 1:
+                found = [_record(connection.execute(_INSERT, rows[0]).one())]
+            else:
+                # One multi-row INSERT ... RETURNING (SQLAlchemy's "insertmanyvalues"), the
+                # rows returned in the parameters' order.
+                found = [_record(row) for row in connection.execute(_INSERT_MANY, rows)]
             if postgres:
-                # Delivered to LISTENers when (and only if) the transaction commits.
-                connection.execute(select(func.pg_notify(CHANNEL, str(event.seq))))
-            return event
+                # Delivered to LISTENers when (and only if) the transaction commits; one
+                # wakes them for all (they read every event after the seq they last saw).
+                connection.execute(select(func.pg_notify(CHANNEL, str(found[-1].seq))))
+            return found
 
         return self._db.run(work, write=True)
 
