@@ -37,9 +37,12 @@ SCREENS: list[tuple[str, str, str | None]] = [
     ("initiatives", "/ui/initiatives", ".card"),
     ("content", "/ui/initiatives/{initiative}/pages/{page}", '#save-state[data-state="saved"]'),
     ("plan", "/ui/initiatives/{initiative}", "#plan .phase"),
+    ("execution", "/ui/initiatives/{initiative}/execution", ".pipeline"),
+    ("review", "/ui/initiatives/{initiative}/review", None),
     ("agents", "/ui/agents?filter=all", None),
     ("agent", "/ui/agents/{printing}", "#log :text('line 30 of 30')"),
     ("inbox", "/ui/inbox", None),
+    ("settings", "/ui/settings", None),
 ]
 
 ARCHITECTURE = """\
