@@ -209,3 +209,37 @@ def test_plain_parameter_values_are_what_typers_coercion_gives() -> None:
             param, ctx, None
         )
     assert taken >= 20
+
+
+_SUBCOMMANDS = """
+import importlib, json, sys
+import typer
+cli = importlib.import_module("codewalkers.cli.app")
+name = sys.argv[1]
+cli._register(name if name != "*" else None)
+out = {}
+for group in cli.app.registered_groups:
+    click = typer.main.get_command(group.typer_instance)
+    out[group.name] = sorted(click.commands)
+print(json.dumps(out))
+"""
+
+
+def test_a_group_loaded_alone_has_every_command_it_has_when_all_are_loaded() -> None:
+    """`cw phase approve` lives in execution.py: loading only `phase.py` for `cw phase ...`
+    lost it once (commands.EXTENDED_BY). Each group is loaded alone in a fresh interpreter,
+    as `cw GROUP ...` does, and must offer what the full help offers."""
+
+    def subcommands(name: str) -> dict[str, list[str]]:
+        done = subprocess.run(
+            [sys.executable, "-c", _SUBCOMMANDS, name], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return dict(json.loads(done.stdout))
+
+    everything = subcommands("*")
+    assert "approve" in everything["phase"] and "execute" in everything["initiative"]
+    for names in GROUPS.values():
+        for name in names:
+            if name in everything:
+                assert subcommands(name)[name] == everything[name], name

@@ -37,6 +37,15 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "execution": ("dispatch", "worktree"),
 }
 
+#: Modules that add commands to another module's group (``execution.py`` adds ``cw phase
+#: approve``, ``cw initiative execute`` ...): loaded with that group, or its commands vanish.
+EXTENDED_BY: dict[str, tuple[str, ...]] = {
+    "initiative": ("execution",),
+    "phase": ("execution",),
+    "task": ("execution",),
+    "review": ("execution",),
+}
+
 #: The module that registers each top-level name.
 MODULE_OF = {name: module for module, names in GROUPS.items() for name in names}
 
@@ -44,6 +53,8 @@ MODULE_OF = {name: module for module, names in GROUPS.items() for name in names}
 def register_module(app: typer.Typer, module: str) -> None:
     """Import ``commands/<module>.py`` and add its commands to ``app``."""
     loaded = importlib.import_module(f"codewalkers.cli.commands.{module}")
+    for extension in EXTENDED_BY.get(module, ()):
+        importlib.import_module(f"codewalkers.cli.commands.{extension}")
     if hasattr(loaded, "register"):
         loaded.register(app)
     else:
