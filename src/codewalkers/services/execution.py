@@ -1777,12 +1777,7 @@ def check_task_provider(
     task = db.tasks.find_by_id(task_id)
     if task is None:
         raise NotFoundError(f"task {task_id!r} not found")
-    value = (provider or "").strip()
-    if value in {"", "default"}:
-        value = ""
-    names = sorted(known)
-    if value and value not in names:
-        raise ValidationError(f"unknown provider {value!r} (known: {', '.join(names)})")
+    value = task_provider_name(provider, known)
     agent = db.agents.find_by_task_id(task.id)
     if agent is not None:
         raise ConflictError(
@@ -1791,7 +1786,21 @@ def check_task_provider(
         )
     if task.status in {TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED}:
         raise ConflictError(f"task {task.name} is {task.status}")
-    return value or None
+    return value
+
+
+def task_provider_name(provider: str | None, known: Iterable[str]) -> str | None:
+    """A task's provider as stored: None (or "", "default") for ``[dispatch] provider``,
+    else one of ``known`` (the workspace's providers). Raises ``ValidationError`` naming the
+    known ones for any other name (e.g. ``cw task create --provider``, before anything is
+    created)."""
+    value = (provider or "").strip()
+    if value in {"", "default"}:
+        return None
+    names = sorted(known)
+    if value not in names:
+        raise ValidationError(f"unknown provider {value!r} (known: {', '.join(names)})")
+    return value
 
 
 __all__ = [
@@ -1808,6 +1817,7 @@ __all__ = [
     "phase_branches",
     "set_task_provider",
     "task_branch",
+    "task_provider_name",
 ]
 
 
