@@ -106,8 +106,9 @@ class DispatchSettings:
     #: long, at most ``backoff_max``.
     backoff: float = 30.0
     backoff_max: float = 900.0
-    #: How often a task's agent is resumed to resolve a merge conflict before the task is
-    #: ``blocked`` with the conflicting files named.
+    #: How often an agent (the task's own, resumed, or a new one of the merging
+    #: coordinator) resolves a merge conflict before the task is ``blocked`` with the
+    #: conflicting files named.
     max_resolutions: int = 2
     #: Seconds a coordinator's lease on an initiative's bookkeeping or on a merge lasts
     #: without renewal: after a coordinator dies, another takes over after this long.
