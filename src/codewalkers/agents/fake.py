@@ -956,6 +956,11 @@ def run(argv: list[str]) -> int:
                     except ValueError as exc:
                         raise ScenarioError(f"not JSON: {exc}") from None
                     state.steps = parse_scenario(value)
+                    # A fresh agent asked to merge (a conflict resolution of work another
+                    # agent did) does that, not the task again.
+                    kinds = [step.kind for step in state.steps]
+                    if "resolve_conflicts" in kinds and _MERGE_COMMAND.search(options.prompt):
+                        state.next_step = kinds.index("resolve_conflicts")
             except ScenarioError as exc:
                 message = f"cw-fake: malformed scenario ({where}): {exc}"
                 return state.finish_error(message)

@@ -77,6 +77,8 @@ MODE_OF_CATEGORY: Mapping[TaskCategory, AgentMode] = {
 _PRIORITY_RANK = {TaskPriority.HIGH: 0, TaskPriority.MEDIUM: 1, TaskPriority.LOW: 2}
 #: Dispatch states in which a task's work is over for its dependents.
 _FINAL_BLOCKED = {DispatchState.BLOCKED, DispatchState.CONFLICTED}
+#: Agent statuses in which an agent of this workspace can be resumed.
+_RESUMABLE = {AgentStatus.IDLE, AgentStatus.STOPPED, AgentStatus.CRASHED}
 
 
 class DispatchSettingsError(ValueError):
@@ -104,8 +106,9 @@ class DispatchSettings:
     #: long, at most ``backoff_max``.
     backoff: float = 30.0
     backoff_max: float = 900.0
-    #: How often a task's agent is resumed to resolve a merge conflict before the task is
-    #: ``blocked`` with the conflicting files named.
+    #: How often an agent (the task's own, resumed, or a new one of the merging
+    #: coordinator) resolves a merge conflict before the task is ``blocked`` with the
+    #: conflicting files named.
     max_resolutions: int = 2
     #: Seconds a coordinator's lease on an initiative's bookkeeping or on a merge lasts
     #: without renewal: after a coordinator dies, another takes over after this long.
@@ -1144,18 +1147,18 @@ class Executor:
             report.merged.append(task.id)
 
     def _resolve(self, plan: _Plan, task: Task, row: Dispatch, conflicts: list[str]) -> bool:
-        """Hand a conflict back: the task's agent (of this workspace) is resumed on its
-        branch to merge the phase branch in and resolve the files; the merge is tried again
-        when it is done. False when that is not possible or was tried often enough."""
-        if row.resolutions >= self.settings.max_resolutions or not row.agent_id:
+        """Hand a conflict back: an agent merges the target branch into the task's branch,
+        resolves the files and signals done; the merge is tried again when it is done. The
+        task's own agent is resumed when it is of this workspace (its worktree holds the
+        branch); when another coordinator ran it (or it was deleted), a new agent of this
+        workspace is spawned on the task's branch. False when neither is possible or it was
+        tried ``max_resolutions`` times."""
+        if row.resolutions >= self.settings.max_resolutions:
             return False
-        agent = self.db.agents.find_by_id(row.agent_id)
-        if (
-            agent is None
-            or agent.workspace_id != self.workspace_id
-            or agent.status not in {AgentStatus.IDLE, AgentStatus.STOPPED, AgentStatus.CRASHED}
-        ):
-            return False
+        agent = self.db.agents.find_by_id(row.agent_id) if row.agent_id else None
+        own = agent is not None and agent.workspace_id == self.workspace_id
+        if own and agent is not None and agent.status not in _RESUMABLE:
+            return False  # still at work (or waiting): its worktree holds the branch
         target = plan.target_branch(task)
         files = ", ".join(f"`{name}`" for name in conflicts) or "(git names them)"
         message = (
@@ -1166,27 +1169,85 @@ class Executor:
             "signal file. Do not abort the merge, rebase or switch branches; if you cannot "
             "resolve it, signal an error naming the files and why."
         )
+        who = "its agent" if own else "a new agent"
         with self.db.transaction():
             updated = self.db.execution.update_dispatch(
                 task.id,
                 expected_state=DispatchState.COMPLETED,
                 state=DispatchState.DISPATCHED,
                 resolutions=row.resolutions + 1,
-                reason="merge conflict in " + ", ".join(conflicts) + ": its agent resolves it",
+                reason=f"merge conflict in {', '.join(conflicts)}: {who} resolves it",
+                # A new agent's end is this workspace's to read (``_outcomes``); until it
+                # is recorded, a restart adopts the task's newest agent (``_recover``).
+                **({} if own else {"workspace_id": self.workspace_id, "agent_id": None}),
             )
             if updated is None:
                 return False
             plan.tasks[task.id] = self._task_status(task, TaskStatus.IN_PROGRESS)
         plan.dispatches[task.id] = updated
         try:
-            self.runtime.resume(agent.name, message)
+            if own and agent is not None:
+                self.runtime.resume(agent.name, message)
+            else:
+                self._spawn_resolution(plan, task, updated, agent, message)
         except Exception:
-            log.exception("could not resume %s to resolve a conflict", agent.name)
+            log.exception("could not start the resolution of task %s's conflict", task.name)
             with self.db.transaction():
-                self.db.execution.update_dispatch(task.id, state=DispatchState.COMPLETED)
+                self.db.execution.update_dispatch(
+                    task.id,
+                    state=DispatchState.COMPLETED,
+                    workspace_id=row.workspace_id,
+                    agent_id=row.agent_id,
+                )
                 plan.tasks[task.id] = self._task_status(task, TaskStatus.COMPLETED)
             return False
         return True
+
+    def _spawn_resolution(
+        self, plan: _Plan, task: Task, row: Dispatch, previous: Agent | None, message: str
+    ) -> None:
+        """A new agent of this workspace on the task's branch (as another coordinator's
+        agent pushed it: sharing branches, the merge just fetched it), told to resolve the
+        conflict rather than do the task again. The dispatch row points at it, so its end
+        completes the task and the merge is retried."""
+        branch = plan.task_branch(task)
+        # The branch's newest copy (``origin/`` when only the remote has it); raises when
+        # neither exists: a new branch from the target would lose the task's work.
+        starts = {p.name: self.integration.tip(p, branch) for p in plan.projects}
+        ran = (
+            f"agent {previous.name} of another coordinator (workspace {previous.workspace_id})"
+            if previous is not None
+            else "an agent that no longer exists"
+        )
+        instructions = (
+            f"This task was done by {ran}; its work is committed on your branch `{branch}`. "
+            f"Do not do the task again: resolve its merge conflict. {message}"
+        )
+        agent = self.runtime.spawn(
+            SpawnRequest(
+                task_id=task.id,
+                initiative_id=plan.initiative.id,
+                provider=self._provider_of(task),
+                mode=str(AgentMode.EXECUTE),
+                instructions=instructions,
+                start_points=starts,
+                branch=branch,
+            )
+        )
+        with self.db.transaction():
+            updated = self.db.execution.update_dispatch(task.id, agent_id=agent.id)
+            events.emit(
+                self.db,
+                events.TASK_DISPATCHED,
+                plan.tasks[task.id],
+                agent_id=agent.id,
+                agent_name=agent.name,
+                attempt=row.attempts,
+                workspace_id=self.workspace_id,
+                resolution=row.resolutions,
+            )
+        if updated is not None:
+            plan.dispatches[task.id] = updated
 
     def _merge_phase(self, plan: _Plan, phase: Phase) -> str:
         payloads = [(p, self._merge_payload(plan, p, phase=phase)) for p in plan.projects]
@@ -1717,12 +1778,7 @@ def check_task_provider(
     task = db.tasks.find_by_id(task_id)
     if task is None:
         raise NotFoundError(f"task {task_id!r} not found")
-    value = (provider or "").strip()
-    if value in {"", "default"}:
-        value = ""
-    names = sorted(known)
-    if value and value not in names:
-        raise ValidationError(f"unknown provider {value!r} (known: {', '.join(names)})")
+    value = task_provider_name(provider, known)
     agent = db.agents.find_by_task_id(task.id)
     if agent is not None:
         raise ConflictError(
@@ -1731,7 +1787,21 @@ def check_task_provider(
         )
     if task.status in {TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED}:
         raise ConflictError(f"task {task.name} is {task.status}")
-    return value or None
+    return value
+
+
+def task_provider_name(provider: str | None, known: Iterable[str]) -> str | None:
+    """A task's provider as stored: None (or "", "default") for ``[dispatch] provider``,
+    else one of ``known`` (the workspace's providers). Raises ``ValidationError`` naming the
+    known ones for any other name (e.g. ``cw task create --provider``, before anything is
+    created)."""
+    value = (provider or "").strip()
+    if value in {"", "default"}:
+        return None
+    names = sorted(known)
+    if value not in names:
+        raise ValidationError(f"unknown provider {value!r} (known: {', '.join(names)})")
+    return value
 
 
 __all__ = [
@@ -1748,6 +1818,7 @@ __all__ = [
     "phase_branches",
     "set_task_provider",
     "task_branch",
+    "task_provider_name",
 ]
 
 

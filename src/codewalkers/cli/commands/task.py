@@ -44,7 +44,8 @@ def _place_options(
 
 
 @app.command(
-    "create", epilog='Example: cw task create "Write the login form" --phase Ph1... --priority high'
+    "create",
+    epilog='Example: cw task create "Write the login form" --phase Ph1... --provider codex',
 )
 def create(
     name: Annotated[str, typer.Argument(help="What the task is called.")],
@@ -60,11 +61,19 @@ def create(
     category: Annotated[str | None, typer.Option(help=", ".join(TaskCategory))] = None,
     priority: Annotated[str | None, typer.Option(help=", ".join(TaskPriority))] = None,
     description: Annotated[str | None, typer.Option(help="What to do, in words.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider",
+            help='Dispatch it to this provider ("default": the workspace\'s [dispatch] one).',
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create a task in a phase or directly in an initiative."""
     if phase is None and initiative is None and parent is None:
         raise CliError("give the task a place: --phase ID, --initiative ID or --parent ID")
+    provider_name = _known_provider(provider) if provider is not None else None
     with database() as db:
         fields: dict[str, Any] = {
             "phase_id": phase and resolve(db, "phase", phase),
@@ -74,6 +83,7 @@ def create(
             "category": category,
             "priority": priority,
             "description": description,
+            "provider": provider_name,
         }
         task = plan.create_task(db, name, **{k: v for k, v in fields.items() if v is not None})
     emit(task, json_output, lambda: ok(f"created {named('task', task)}"))
@@ -215,6 +225,16 @@ def update(
         skipped = plan.task_completion_blockers(db, id) if force and status else []
         task = plan.update_task(db, id, force=force, **changes)
     emit(task, json_output, lambda: ok(f"updated {named('task', task)}{_skipped_note(skipped)}"))
+
+
+def _known_provider(provider: str) -> str | None:
+    """The provider to store for a new task (None: the workspace's), one of the
+    workspace's providers (built in and ``.cwrc``)."""
+    from codewalkers.agents.providers import load_providers
+    from codewalkers.cli._common import workspace
+    from codewalkers.services.execution import task_provider_name
+
+    return task_provider_name(provider, load_providers(workspace().settings))
 
 
 def _checked_provider(db: Any, task_id: str, provider: str) -> str | None:
