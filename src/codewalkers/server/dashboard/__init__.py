@@ -22,17 +22,20 @@ def install(app: FastAPI, sessions: DashboardSessions) -> None:
     # pay for FastAPI and Jinja2 on every start.
     import time
 
+    from fastapi import Depends
     from fastapi.staticfiles import StaticFiles
 
     from codewalkers.server.dashboard import content_tab, execution, palette, review, settings
-    from codewalkers.server.dashboard.routes import STATIC_DIR, api, pages
+    from codewalkers.server.dashboard.routes import STATIC_DIR, api, pages, seq_at_start
 
     app.state.dashboard_sessions = sessions
     app.state.dashboard_started = time.monotonic()  # the Settings screen's uptime
     app.include_router(api)
-    app.include_router(pages)
+    # Before a route reads anything: where its page's event stream starts (seq_at_start).
+    first = [Depends(seq_at_start)]
+    app.include_router(pages, dependencies=first)
     for module in (content_tab, execution, review, settings, palette):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=first)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 
 

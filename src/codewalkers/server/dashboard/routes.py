@@ -91,12 +91,21 @@ def mint_login_ticket(request: Request) -> LoginTicket:
 # --- rendering helpers -----------------------------------------------------------------------
 
 
+def seq_at_start(request: Request) -> None:
+    """Every dashboard route's first step: the newest event's seq, taken before the route
+    reads anything. A page's event stream starts after it, so a change made while the page
+    was being read still reaches the page (taken after the reads, it was lost: a phase that
+    went to review in between stayed "in progress" on screen)."""
+    request.state.after_seq = _db(request).events.latest_seq()
+
+
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A template rendered with what every page's shell needs."""
     db = _db(request)
     if context.get("full", True):
         context.setdefault("counts", views.counts(db))
-        context.setdefault("after_seq", db.events.latest_seq())
+        after_seq = getattr(request.state, "after_seq", None)
+        context.setdefault("after_seq", db.events.latest_seq() if after_seq is None else after_seq)
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers.update(SECURITY_HEADERS)
     return response
