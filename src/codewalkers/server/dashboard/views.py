@@ -12,6 +12,8 @@ from codewalkers.db import (
     Initiative,
     LogChunk,
     PhaseStatus,
+    Proposal,
+    ProposalStatus,
     TaskStatus,
 )
 from codewalkers.services import plan
@@ -187,3 +189,35 @@ def inbox(db: Database) -> list[InboxItem]:
         if item.open:
             items.append(item)
     return items
+
+
+@dataclass(frozen=True)
+class AgentProposals:
+    """One agent's pending proposals, in their order."""
+
+    agent: Agent
+    proposals: list[Proposal]
+
+
+@dataclass
+class ProposalsView:
+    initiative: Initiative
+    groups: list[AgentProposals] = field(default_factory=list)
+    message: str | None = None  # what the last action did, warnings included, one line
+
+
+def proposals_view(db: Database, initiative_id: str, message: str | None = None) -> ProposalsView:
+    """The initiative's pending proposals by agent (oldest agent first). Raises
+    ``NotFoundError`` for an unknown initiative."""
+    initiative: Initiative = plan.get_or_raise(db.initiatives, initiative_id, "initiative")
+    by_agent: dict[str, list[Proposal]] = {}
+    for proposal in db.proposals.find_by_initiative_id(initiative.id):
+        if proposal.status == ProposalStatus.PENDING:
+            by_agent.setdefault(proposal.agent_id, []).append(proposal)
+    groups = []
+    for agent_id, rows in by_agent.items():
+        agent = db.agents.find_by_id(agent_id)
+        if agent is not None:
+            groups.append(AgentProposals(agent, sorted(rows, key=lambda p: p.sort_order)))
+    groups.sort(key=lambda group: group.agent.created_at)
+    return ProposalsView(initiative, groups, message)
