@@ -138,6 +138,8 @@ def test_start_an_architect_then_dismiss_accept_and_accept_all_over_http(
     assert f'<option value="{ship}">Ship</option>' in ok(
         client.get(f"/ui/initiatives/{iid}/phase-options")
     )
+    chosen = ok(client.get(f"/ui/initiatives/{iid}/phase-options", params={"phase": ship}))
+    assert f'<option value="{ship}" selected>Ship</option>' in chosen
 
 
 @pytest.mark.slow
@@ -172,7 +174,13 @@ def test_plan_from_the_plan_tab_then_dismiss_one_and_accept_all_in_chromium(
     expect(page.locator(f"#phase-{design} h2")).to_contain_text("Design")
     expect(page.locator(f"#phase-{build} .deps")).to_have_text("after Design")
     expect(page.locator(f"#phase-{ship}")).to_have_count(0)
-    # The architect form offers the new phases (for detail) without a reload.
-    expect(form.get_by_label("Architect phase").locator("option")).to_have_text(
+    # The architect form offers the new phases (for detail) without a reload, and a
+    # choice made there survives the plan's next change.
+    choice = form.get_by_label("Architect phase")
+    expect(choice.locator("option")).to_have_text(
         ["no phase (detail needs one)", "Design", "Build"]
     )
+    choice.select_option(label="Build")
+    space.ok("phase", "create", "--initiative", iid, "Polish")
+    expect(choice.locator("option")).to_have_count(4)
+    expect(choice).to_have_value(build)

@@ -48,11 +48,12 @@ def proposals_fragment(request: Request, id: str) -> HTMLResponse:
 
 
 @router.get("/ui/initiatives/{id}/phase-options")
-def phase_options(request: Request, id: str) -> HTMLResponse:
-    """The architect form's phase choices (re-read when the plan changes)."""
+def phase_options(request: Request, id: str, phase: str = "") -> HTMLResponse:
+    """The architect form's phase choices (re-read when the plan changes), ``phase`` (the
+    select's own value, sent by htmx) still chosen."""
     db = _db(request)
     phases = db.phases.find_by_initiative_id(lookup.resolve(db, "initiative", id))
-    return fragment(request, "_phase_options.html", phases=phases)
+    return fragment(request, "_phase_options.html", phases=phases, chosen=phase)
 
 
 @router.post("/ui/initiatives/{id}/architect")
