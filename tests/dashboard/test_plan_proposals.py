@@ -141,6 +141,17 @@ def test_start_an_architect_then_dismiss_accept_and_accept_all_over_http(
     chosen = ok(client.get(f"/ui/initiatives/{iid}/phase-options", params={"phase": ship}))
     assert f'<option value="{ship}" selected>Ship</option>' in chosen
 
+    # An architect waiting for an answer is shown at work, with the way to the Inbox.
+    question = '```cw-fake\n{"steps": [{"ask": [{"id": "q1", "question": "Who signs in?"}]}]}\n```'
+    ok(client.post(start, data={"mode": "discuss", "instructions": question}))
+    deadline = time.monotonic() + 60
+    while "answer in the Inbox" not in (
+        panel := ok(client.get(f"/ui/initiatives/{iid}/proposals"))
+    ):
+        assert time.monotonic() < deadline, panel
+        time.sleep(0.2)
+    assert 'id="architects-working"' in panel and ">discuss<" in panel
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -174,6 +185,8 @@ def test_plan_from_the_plan_tab_then_dismiss_one_and_accept_all_in_chromium(
     expect(page.locator(f"#phase-{design} h2")).to_contain_text("Design")
     expect(page.locator(f"#phase-{build} .deps")).to_have_text("after Design")
     expect(page.locator(f"#phase-{ship}")).to_have_count(0)
+    # The live re-renders that followed (plan, proposals) left the action's line in place.
+    expect(page.locator("#proposals-said")).to_contain_text(f"created phase {build}")
     # The architect form offers the new phases (for detail) without a reload, and a
     # choice made there survives the plan's next change.
     choice = form.get_by_label("Architect phase")

@@ -18,6 +18,7 @@ from codewalkers.db import (
 )
 from codewalkers.services import plan
 from codewalkers.services.agents import find_agent
+from codewalkers.services.architect import ARCHITECT_MODES
 
 #: How many chunks the agent page loads at first, and per "older" page.
 LOG_WINDOW = 200
@@ -204,6 +205,8 @@ class ProposalsView:
     initiative: Initiative
     groups: list[AgentProposals] = field(default_factory=list)
     message: str | None = None  # what the last action did, warnings included, one line
+    #: The initiative's architect agents still at work (running or waiting for an answer).
+    working: list[Agent] = field(default_factory=list)
 
 
 def proposals_view(db: Database, initiative_id: str, message: str | None = None) -> ProposalsView:
@@ -220,4 +223,11 @@ def proposals_view(db: Database, initiative_id: str, message: str | None = None)
         if agent is not None:
             groups.append(AgentProposals(agent, sorted(rows, key=lambda p: p.sort_order)))
     groups.sort(key=lambda group: group.agent.created_at)
-    return ProposalsView(initiative, groups, message)
+    working = [
+        agent
+        for agent in db.agents.find_all()
+        if agent.initiative_id == initiative.id
+        and agent.mode in ARCHITECT_MODES
+        and agent.status in {AgentStatus.RUNNING, AgentStatus.WAITING_FOR_INPUT}
+    ]
+    return ProposalsView(initiative, groups, message, working)
