@@ -131,7 +131,9 @@ def test_start_an_architect_then_dismiss_accept_and_accept_all_over_http(
     everything = ok(client.post(f"/ui/agents/{agent['name']}/proposals/accept"))
     assert f"accepted 1 of {agent['name']}: created phase {ship}" in everything
     assert "No pending proposals" in everything
-    assert "proposes nothing" in ok(client.post(f"/ui/agents/{agent['name']}/proposals/accept"))
+    assert "has no pending proposals" in ok(
+        client.post(f"/ui/agents/{agent['name']}/proposals/accept")
+    )
     assert cw("phase", "get", ship)["name"] == "Ship"
     plan = ok(client.get(f"/ui/initiatives/{iid}/plan"))
     assert f'id="phase-{ship}"' in plan and "after Build" in plan

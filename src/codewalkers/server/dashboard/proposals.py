@@ -37,7 +37,7 @@ def _answer(request: Request, initiative_id: str, message: str | None = None) ->
 
 def _said(results: list[proposals.AcceptedProposal], who: str) -> str:
     made = ", ".join(f"{r.action} {r.proposal.target_type} {r.entity.id}" for r in results)
-    line = f"accepted {len(results)} of {who}: {made}" if results else f"{who} proposes nothing"
+    line = f"accepted {who}: {made}"
     warnings = [w for r in results for w in r.warnings]
     return line + (f" · warnings: {'; '.join(warnings)}" if warnings else "")
 
@@ -83,7 +83,9 @@ async def start_architect(request: Request, id: str) -> HTMLResponse:
 def accept(request: Request, id: str) -> HTMLResponse:
     db = _db(request)
     result = proposals.accept_proposal(db, lookup.resolve(db, "proposal", id))
-    return _answer(request, result.proposal.initiative_id, _said([result], "1 proposal"))
+    return _answer(
+        request, result.proposal.initiative_id, _said([result], repr(result.proposal.title))
+    )
 
 
 @router.post("/ui/proposals/{id}/dismiss")
@@ -105,4 +107,6 @@ def accept_all(request: Request, name: str) -> HTMLResponse:
     if agent.initiative_id is None:
         raise ValidationError(f"agent {agent.name} works on no initiative: it proposes nothing")
     results = proposals.accept_all(db, agent.id)
-    return _answer(request, agent.initiative_id, _said(results, agent.name))
+    if not results:
+        return _answer(request, agent.initiative_id, f"{agent.name} has no pending proposals")
+    return _answer(request, agent.initiative_id, _said(results, f"{len(results)} of {agent.name}"))
