@@ -115,11 +115,22 @@ def test_pages_need_the_session_and_writes_need_this_origin(
     assert client.get("/ui/initiatives").status_code == 401
 
 
-def test_actions_without_a_coordinator_say_so_in_one_line(client: TestClient) -> None:
+def test_actions_without_a_coordinator_say_so_in_one_line(client: TestClient, db: Database) -> None:
     _login(client)
     answer = client.post("/ui/agents/nobody/stop", headers={"Origin": ORIGIN})
     assert answer.status_code == 503
     assert "cw start" in answer.json()["detail"]
+    # The Plan tab says no architect can start here, and starting one is refused.
+    initiative = db.initiatives.create(name="Plan me")
+    tab = client.get(f"/ui/initiatives/{initiative.id}").text
+    assert "Start architect</button>" in tab and "this server runs no agents" in tab
+    spawn = client.post(
+        f"/ui/initiatives/{initiative.id}/architect",
+        data={"mode": "plan"},
+        headers={"Origin": ORIGIN},
+    )
+    assert spawn.status_code == 503 and "cw start" in spawn.json()["detail"]
+    assert db.agents.find_all() == []
     missing = client.get("/ui/agents/nobody")
     assert missing.status_code == 404 and "There is no agent" in missing.text
 

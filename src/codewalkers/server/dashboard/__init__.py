@@ -25,7 +25,14 @@ def install(app: FastAPI, sessions: DashboardSessions) -> None:
     from fastapi import Depends
     from fastapi.staticfiles import StaticFiles
 
-    from codewalkers.server.dashboard import content_tab, execution, palette, review, settings
+    from codewalkers.server.dashboard import (
+        content_tab,
+        execution,
+        palette,
+        proposals,
+        review,
+        settings,
+    )
     from codewalkers.server.dashboard.routes import STATIC_DIR, api, pages, seq_at_start
 
     app.state.dashboard_sessions = sessions
@@ -34,7 +41,7 @@ def install(app: FastAPI, sessions: DashboardSessions) -> None:
     # Before a route reads anything: where its page's event stream starts (seq_at_start).
     first = [Depends(seq_at_start)]
     app.include_router(pages, dependencies=first)
-    for module in (content_tab, execution, review, settings, palette):
+    for module in (content_tab, execution, review, settings, palette, proposals):
         app.include_router(module.router, dependencies=first)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 

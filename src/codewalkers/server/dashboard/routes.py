@@ -275,6 +275,9 @@ def initiative_page(request: Request, id: str) -> HTMLResponse:
         title=view.tree.initiative.name,
         initiative=view.tree.initiative,
         view=view,
+        planning=views.proposals_view(db, id),
+        phases=[node.phase for node in view.tree.phases],
+        has_runtime=getattr(request.app.state, "runtime", None) is not None,
     )
 
 

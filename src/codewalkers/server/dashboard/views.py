@@ -12,10 +12,13 @@ from codewalkers.db import (
     Initiative,
     LogChunk,
     PhaseStatus,
+    Proposal,
+    ProposalStatus,
     TaskStatus,
 )
 from codewalkers.services import plan
 from codewalkers.services.agents import find_agent
+from codewalkers.services.architect import ARCHITECT_MODES
 
 #: How many chunks the agent page loads at first, and per "older" page.
 LOG_WINDOW = 200
@@ -187,3 +190,44 @@ def inbox(db: Database) -> list[InboxItem]:
         if item.open:
             items.append(item)
     return items
+
+
+@dataclass(frozen=True)
+class AgentProposals:
+    """One agent's pending proposals, in their order."""
+
+    agent: Agent
+    proposals: list[Proposal]
+
+
+@dataclass
+class ProposalsView:
+    initiative: Initiative
+    groups: list[AgentProposals] = field(default_factory=list)
+    message: str | None = None  # what the last action did, warnings included, one line
+    #: The initiative's architect agents still at work (running or waiting for an answer).
+    working: list[Agent] = field(default_factory=list)
+
+
+def proposals_view(db: Database, initiative_id: str, message: str | None = None) -> ProposalsView:
+    """The initiative's pending proposals by agent (oldest agent first). Raises
+    ``NotFoundError`` for an unknown initiative."""
+    initiative: Initiative = plan.get_or_raise(db.initiatives, initiative_id, "initiative")
+    by_agent: dict[str, list[Proposal]] = {}
+    for proposal in db.proposals.find_by_initiative_id(initiative.id):
+        if proposal.status == ProposalStatus.PENDING:
+            by_agent.setdefault(proposal.agent_id, []).append(proposal)
+    groups = []
+    for agent_id, rows in by_agent.items():
+        agent = db.agents.find_by_id(agent_id)
+        if agent is not None:
+            groups.append(AgentProposals(agent, sorted(rows, key=lambda p: p.sort_order)))
+    groups.sort(key=lambda group: group.agent.created_at)
+    working = [
+        agent
+        for agent in db.agents.find_all()
+        if agent.initiative_id == initiative.id
+        and agent.mode in ARCHITECT_MODES
+        and agent.status in {AgentStatus.RUNNING, AgentStatus.WAITING_FOR_INPUT}
+    ]
+    return ProposalsView(initiative, groups, message, working)
