@@ -24,14 +24,21 @@ def install(app: FastAPI, sessions: DashboardSessions) -> None:
 
     from fastapi.staticfiles import StaticFiles
 
-    from codewalkers.server.dashboard import content_tab, execution, palette, review, settings
+    from codewalkers.server.dashboard import (
+        chat,
+        content_tab,
+        execution,
+        palette,
+        review,
+        settings,
+    )
     from codewalkers.server.dashboard.routes import STATIC_DIR, api, pages
 
     app.state.dashboard_sessions = sessions
     app.state.dashboard_started = time.monotonic()  # the Settings screen's uptime
     app.include_router(api)
     app.include_router(pages)
-    for module in (content_tab, execution, review, settings, palette):
+    for module in (content_tab, execution, review, settings, palette, chat):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 

@@ -13,7 +13,9 @@ agent) and its parts re-render on the few names this stream sends:
 - ``output``: the page's agent wrote output; the data is the rendered HTML of the chunk,
   appended as it arrives (chunks up to ``after_chunk`` are already on the page);
 - ``review``: a review comment on a phase of the page's initiative changed;
-- ``settings``: an account or a project changed (the Settings screen).
+- ``settings``: an account or a project changed (the Settings screen);
+- ``chat``: a chat session, a chat message or a change set of the page's initiative changed
+  (the chat panel: a reply arrived, a change set was applied or reverted).
 
 Each message carries the domain event's ``seq`` as its id, so a browser that reconnects
 (with ``Last-Event-ID``) misses nothing still retained. The page gives ``after`` (the newest
@@ -41,7 +43,7 @@ AGENT_STATE_EVENTS = (
     "agent:account_switched",
 )
 PLAN_EVENTS = ("initiative:*", "phase:*", "task:*")
-OTHER_EVENTS = ("review:*", "account:*", "project:*")
+OTHER_EVENTS = ("review:*", "account:*", "project:*", "chat:*", "change_set:*")
 PAGE_EVENTS = ("page:*",)
 
 
@@ -91,6 +93,9 @@ def translate(
     elif family == "review":
         if scope.initiative_id and event.get("initiative_id") == scope.initiative_id:
             out.append(message(seq, "review"))
+    elif family in {"chat", "change_set"}:
+        if scope.initiative_id and event.get("initiative_id") == scope.initiative_id:
+            out.append(message(seq, "chat"))
     elif family in {"account", "project"}:
         out.append(message(seq, "settings"))
     elif family == "page":
