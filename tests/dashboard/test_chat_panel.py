@@ -12,10 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from codewalkers.server.dashboard.stream import Scope, translate
 from tests.dashboard.conftest import live, login, login_link, scenario
 from tests.server.conftest import Server, Workspace
-
-pytestmark = pytest.mark.slow
 
 OLD, NEW, BY_HAND = "Hash passwords", "Hash passwords with Argon2id", "Hash them somehow"
 
@@ -33,6 +32,7 @@ def rename_message(task_id: str) -> str:
     return "Say which algorithm.\n\n" + scenario({"change": change}, {"done": "Renamed it."})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_chat_on_a_task_renames_it_live_and_a_revert_refused_then_forced_restores_it(
     space: Workspace, coordinator: Server, context: Any
@@ -95,6 +95,7 @@ def refused(response: httpx.Response, status: int, detail: str) -> None:
     assert detail in response.text  # JSON from the routes, a page from the Origin guard
 
 
+@pytest.mark.slow
 def test_the_chat_routes_over_http_refuse_bad_input_and_forged_origins(
     space: Workspace, coordinator: Server, client: httpx.Client
 ) -> None:
@@ -122,11 +123,11 @@ def test_the_chat_routes_over_http_refuse_bad_input_and_forged_origins(
     sent = ok(client.post("/ui/chat/messages", data={"task": tid, "content": rename_message(tid)}))
     assert 'data-role="user"' in sent and "Say which algorithm." in sent
     deadline = time.monotonic() + 60
-    while 'data-role="assistant"' not in (panel := ok(client.get("/ui/chat/panel", params={"task": tid}))):
+    while 'data-role="assistant"' not in (panel := ok(client.get(f"/ui/chat/panel?task={tid}"))):
         assert time.monotonic() < deadline, panel
         time.sleep(0.2)
     assert "The agent is answering" not in panel
-    assert f"name</b>: <span class=\"before\">{OLD}</span> → <span class=\"after\">{NEW}" in panel
+    assert f'name</b>: <span class="before">{OLD}</span> → <span class="after">{NEW}' in panel
     (change_set,) = {
         line.split('id="change-set-')[1].split('"')[0]
         for line in panel.splitlines()
@@ -152,3 +153,14 @@ def test_the_chat_routes_over_http_refuse_bad_input_and_forged_origins(
     assert space.ok("task", "get", tid)["name"] == OLD
     assert "already reverted" in ok(client.post(revert, data={"task": tid}))
     refused(client.post("/ui/change-sets/nope/revert", data={"task": tid}), 404, "nope")
+
+
+def test_chat_messages_and_change_sets_refresh_their_initiatives_chat_panel() -> None:
+    def names(kind: str, scope: Scope) -> list[str]:
+        found = translate(7, kind, {"initiative_id": "I1", "entity_id": "X"}, scope, str)
+        return [line[7:] for m in found for line in m.splitlines() if line.startswith("event: ")]
+
+    for kind in ("chat:message_created", "change_set:applied", "change_set:reverted"):
+        assert names(kind, Scope(initiative_id="I1")) == ["chat"]
+        assert names(kind, Scope(initiative_id="I2")) == []
+        assert names(kind, Scope()) == []
