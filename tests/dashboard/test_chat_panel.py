@@ -102,7 +102,12 @@ def test_the_chat_routes_over_http_refuse_bad_input_and_forged_origins(
     iid, tid = chat_task(space)
     plan = ok(client.get(f"/ui/initiatives/{iid}/plan"))
     assert f'href="/ui/chat?task={tid}"' in plan and 'href="/ui/chat?phase=' in plan
-    assert "No messages yet" in ok(client.get("/ui/chat", params={"task": tid}))
+    opened = ok(client.get("/ui/chat", params={"task": tid}))
+    assert "No messages yet" in opened and 'aria-current="page">Plan' in opened
+    phase_id = space.ok("task", "get", tid)["phase_id"]
+    assert "Chat about phase" in ok(client.get("/ui/chat", params={"phase": phase_id}))
+    both = {"phase": phase_id, "task": tid}
+    refused(client.post("/ui/chat/messages", data={**both, "content": "hi"}), 422, "one of")
     assert client.get("/ui/chat", params={"task": "nope"}).status_code == 404
     assert client.get("/ui/chat").status_code == 404
     refused(client.get("/ui/chat/panel"), 422, "phase or its task")
@@ -126,7 +131,7 @@ def test_the_chat_routes_over_http_refuse_bad_input_and_forged_origins(
     while 'data-role="assistant"' not in (panel := ok(client.get(f"/ui/chat/panel?task={tid}"))):
         assert time.monotonic() < deadline, panel
         time.sleep(0.2)
-    assert "The agent is answering" not in panel
+    assert "The agent is answering" not in panel and 'id="chat-agent"' in panel
     assert f'name</b>: <span class="before">{OLD}</span> → <span class="after">{NEW}' in panel
     (change_set,) = {
         line.split('id="change-set-')[1].split('"')[0]

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from codewalkers.db import (
+    Agent,
     ChangeSet,
     ChangeSetEntry,
     ChatMessage,
@@ -60,6 +61,7 @@ class ChatView:
     target: Phase | Task
     initiative: Initiative
     session: ChatSession | None
+    agent: Agent | None = None  # the session's agent (it answers every message)
     messages: list[ChatMessage] = field(default_factory=list)
     change_sets: dict[str, tuple[ChangeSet, list[EntryView]]] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # change set id → one-line reason
@@ -126,6 +128,7 @@ def chat_view(
     if session is not None:
         transcript = chat.show(db, session.id)
         view.messages = transcript.messages
+        view.agent = db.agents.find_by_id(session.agent_id) if session.agent_id else None
         view.change_sets = {
             key: (change_set, [entry_view(e) for e in entries])
             for key, (change_set, entries) in transcript.change_sets.items()
