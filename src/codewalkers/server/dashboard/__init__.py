@@ -26,6 +26,7 @@ def install(app: FastAPI, sessions: DashboardSessions) -> None:
     from fastapi.staticfiles import StaticFiles
 
     from codewalkers.server.dashboard import (
+        chat,
         content_tab,
         execution,
         palette,
@@ -41,7 +42,7 @@ def install(app: FastAPI, sessions: DashboardSessions) -> None:
     # Before a route reads anything: where its page's event stream starts (seq_at_start).
     first = [Depends(seq_at_start)]
     app.include_router(pages, dependencies=first)
-    for module in (content_tab, execution, review, settings, palette, proposals):
+    for module in (content_tab, execution, review, settings, palette, proposals, chat):
         app.include_router(module.router, dependencies=first)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 

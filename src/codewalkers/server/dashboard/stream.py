@@ -16,6 +16,8 @@ agent) and its parts re-render on the few names this stream sends:
 - ``settings``: an account or a project changed (the Settings screen);
 - ``proposals``: a proposal of the page's initiative was created, updated, accepted,
   dismissed or refused (the Plan tab's pending proposals).
+- ``chat``: a chat session, a chat message or a change set of the page's initiative changed
+  (the chat panel: a reply arrived, a change set was applied or reverted).
 
 Each message carries the domain event's ``seq`` as its id, so a browser that reconnects
 (with ``Last-Event-ID``) misses nothing still retained. The page gives ``after`` (the newest
@@ -43,7 +45,7 @@ AGENT_STATE_EVENTS = (
     "agent:account_switched",
 )
 PLAN_EVENTS = ("initiative:*", "phase:*", "task:*")
-OTHER_EVENTS = ("review:*", "account:*", "project:*", "proposal:*")
+OTHER_EVENTS = ("review:*", "account:*", "project:*", "proposal:*", "chat:*", "change_set:*")
 PAGE_EVENTS = ("page:*",)
 
 
@@ -96,6 +98,9 @@ def translate(
     elif family == "proposal":
         if scope.initiative_id and event.get("initiative_id") == scope.initiative_id:
             out.append(message(seq, "proposals"))
+    elif family in {"chat", "change_set"}:
+        if scope.initiative_id and event.get("initiative_id") == scope.initiative_id:
+            out.append(message(seq, "chat"))
     elif family in {"account", "project"}:
         out.append(message(seq, "settings"))
     elif family == "page":
