@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.agents.conftest import isolated_git_config  # noqa: F401  (autouse: no user git config)
@@ -123,6 +124,21 @@ def login_link(space: Workspace) -> str:
     data = space.ok("open", "--print")
     assert data["opened"] is False
     return str(data["url"])
+
+
+@pytest.fixture
+def client(space: Workspace, coordinator: Server) -> Iterator[httpx.Client]:
+    """A signed-in browser-like client: the session cookie, and this server's Origin."""
+    with httpx.Client(
+        base_url=coordinator.url, headers={"Origin": coordinator.url}, timeout=30
+    ) as signed_in:
+        assert signed_in.get(login_link(space)).status_code == 200
+        yield signed_in
+
+
+def ok(response: httpx.Response) -> str:
+    assert response.status_code == 200, (response.status_code, response.text[:500])
+    return response.text
 
 
 def login(context: Any, space: Workspace) -> Any:

@@ -6,14 +6,13 @@ journey is slow) and over plain HTTP on SQLite and PostgreSQL (refusals, forged 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from codewalkers.server.dashboard.stream import Scope, translate
-from tests.dashboard.conftest import live, login, login_link, scenario
+from tests.dashboard.conftest import live, login, ok, scenario
 from tests.server.conftest import Server, Workspace
 
 OLD, NEW, BY_HAND = "Hash passwords", "Hash passwords with Argon2id", "Hash them somehow"
@@ -73,21 +72,6 @@ def test_a_chat_on_a_task_renames_it_live_and_a_revert_refused_then_forced_resto
 
     page.goto(f"{coordinator.url}/ui/initiatives/{iid}")
     expect(page.locator(f"#task-{tid} .name")).to_have_text(OLD)
-
-
-@pytest.fixture
-def client(space: Workspace, coordinator: Server) -> Iterator[httpx.Client]:
-    """A signed-in browser-like client: the session cookie, and this server's Origin."""
-    with httpx.Client(
-        base_url=coordinator.url, headers={"Origin": coordinator.url}, timeout=30
-    ) as signed_in:
-        assert signed_in.get(login_link(space)).status_code == 200
-        yield signed_in
-
-
-def ok(response: httpx.Response) -> str:
-    assert response.status_code == 200, (response.status_code, response.text[:500])
-    return response.text
 
 
 def refused(response: httpx.Response, status: int, detail: str) -> None:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from codewalkers.server.dashboard.stream import Scope, translate
-from tests.dashboard.conftest import live, login, login_link
+from tests.dashboard.conftest import live, login, ok
 from tests.server.conftest import Server, Workspace
 
 
@@ -62,21 +61,6 @@ def test_proposal_events_refresh_their_initiatives_proposals_only() -> None:
     assert names({"initiative_id": "I1"}, Scope(initiative_id="I1")) == ["proposals"]
     assert names({"initiative_id": "I1"}, Scope(initiative_id="I2")) == []
     assert names({"initiative_id": "I1"}, Scope()) == []
-
-
-@pytest.fixture
-def client(space: Workspace, coordinator: Server) -> Iterator[httpx.Client]:
-    """A signed-in browser-like client: the session cookie, and this server's Origin."""
-    with httpx.Client(
-        base_url=coordinator.url, headers={"Origin": coordinator.url}, timeout=30
-    ) as signed_in:
-        assert signed_in.get(login_link(space)).status_code == 200
-        yield signed_in
-
-
-def ok(response: httpx.Response) -> str:
-    assert response.status_code == 200, (response.status_code, response.text[:500])
-    return response.text
 
 
 def refused(response: httpx.Response, status: int, detail: str) -> None:

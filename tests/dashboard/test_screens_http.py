@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ import pytest
 from codewalkers.server.dashboard import pipeline
 from codewalkers.server.dashboard.stream import Scope, translate
 from tests.agents.conftest import make_remote
-from tests.dashboard.conftest import login_link
+from tests.dashboard.conftest import ok
 from tests.server.conftest import Server, Workspace
 
 
@@ -85,21 +84,6 @@ def test_a_unified_diff_is_parsed_into_numbered_lines_and_paired_side_by_side() 
     paired = next(r for r in rows if r.left and r.left.kind == "removed")
     assert paired.right is not None and paired.right.text == 'print("hello")'
     assert sum(r.hunk is not None for r in rows) == 2
-
-
-@pytest.fixture
-def client(space: Workspace, coordinator: Server) -> Iterator[httpx.Client]:
-    """A signed-in browser-like client: the session cookie, and this server's Origin."""
-    with httpx.Client(
-        base_url=coordinator.url, headers={"Origin": coordinator.url}, timeout=30
-    ) as signed_in:
-        assert signed_in.get(login_link(space)).status_code == 200
-        yield signed_in
-
-
-def ok(response: httpx.Response) -> str:
-    assert response.status_code == 200, (response.status_code, response.text[:500])
-    return response.text
 
 
 def refused(response: httpx.Response, status: int, detail: str) -> None:
