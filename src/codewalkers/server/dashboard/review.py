@@ -240,20 +240,22 @@ def _summary_of(landed: dict[str, Any]) -> str:
     return "merged and pushed: " + (", ".join(parts) if parts else "no linked project")
 
 
+async def _initiative_answer(
+    request: Request, id: str, fields: dict[str, str], message: str
+) -> HTMLResponse:
+    """The review re-rendered after an initiative action, on the phase and view it showed."""
+    return await run_in_threadpool(
+        _render, request, id, fields.get("phase") or None, fields.get("view", "unified"), message
+    )
+
+
 @router.post("/ui/initiatives/{id}/merge")
 async def merge(request: Request, id: str) -> HTMLResponse:
     """Land the finished initiative on each linked project's default branch."""
     fields = await form(request)
     executor = get_executor(request)
     landed = await run_in_threadpool(executor.merge_initiative, id)
-    return await run_in_threadpool(
-        _render,
-        request,
-        id,
-        fields.get("phase") or None,
-        fields.get("view", "unified"),
-        _summary_of(landed),
-    )
+    return await _initiative_answer(request, id, fields, _summary_of(landed))
 
 
 @router.post("/ui/initiatives/{id}/push")
@@ -262,14 +264,7 @@ async def push(request: Request, id: str) -> HTMLResponse:
     fields = await form(request)
     executor = get_executor(request)
     initiative = await run_in_threadpool(executor.push_initiative, id)
-    return await run_in_threadpool(
-        _render,
-        request,
-        id,
-        fields.get("phase") or None,
-        fields.get("view", "unified"),
-        f"pushed {initiative.branch}",
-    )
+    return await _initiative_answer(request, id, fields, f"pushed {initiative.branch}")
 
 
 @router.post("/ui/initiatives/{id}/request-changes")
@@ -280,11 +275,5 @@ async def request_initiative_changes(request: Request, id: str) -> HTMLResponse:
     task = await run_in_threadpool(
         executor.request_initiative_changes, id, fields.get("summary", "")
     )
-    return await run_in_threadpool(
-        _render,
-        request,
-        id,
-        fields.get("phase") or None,
-        fields.get("view", "unified"),
-        f'changes requested: task "{task.name}" will run',
-    )
+    message = f'changes requested: task "{task.name}" will run'
+    return await _initiative_answer(request, id, fields, message)
