@@ -172,7 +172,7 @@ async def rename_page(request: Request, page_id: str) -> HTMLResponse:
         raise ValidationError("title: a page needs a title")
     db = _db(request)
     changed = await run_in_threadpool(pages_service.update_page, db, page_id, title=title)
-    return _tree_after(request, changed)
+    return await run_in_threadpool(_tree_after, request, changed)
 
 
 @router.post("/ui/pages/{page_id}/move")
@@ -183,7 +183,7 @@ async def move_page(request: Request, page_id: str) -> HTMLResponse:
         raise ValidationError("parent: choose the page to move it under")
     db = _db(request)
     changed = await run_in_threadpool(pages_service.update_page, db, page_id, parent_page_id=parent)
-    return _tree_after(request, changed)
+    return await run_in_threadpool(_tree_after, request, changed)
 
 
 @router.post("/ui/pages/{page_id}/delete")
