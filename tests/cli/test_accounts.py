@@ -52,6 +52,8 @@ def test_secrets_never_appear_in_any_output(cw: Cw, tmp_path: Path) -> None:
     assert "cleared 0" in run("account", "clear-expired").stdout
     none_left = run("account", "next", "--provider", "codex", code=1)
     assert none_left.stderr.startswith("error: no codex account is available")
+    lifted = run("account", "available", a["id"], "--json").json  # before its reset
+    assert lifted["is_exhausted"] is False and lifted["exhausted_until"] is None
 
     for result in outputs:
         for secret in (SECRET, CONFIG_SECRET):
@@ -66,6 +68,7 @@ def test_bad_exhaust_input_is_one_line_and_changes_nothing(cw: Cw) -> None:
         in cw.fails("account", "exhaust", account["id"], "--until", "soon").stderr
     )
     assert "not found" in cw.fails("account", "exhaust", "nope", "--until", "1h").stderr
+    assert "not found" in cw.fails("account", "available", "nope").stderr
     cw.fails("account", "exhaust", account["id"], code=2)  # --until is required
     assert (
         "cannot read credentials file"

@@ -239,3 +239,32 @@ def test_settings_and_the_palette_over_http(
     ran = ok(client.post("/ui/palette/run", data={"kind": "task", "action": "queue", "id": gated}))
     assert "queued &#34;Gated&#34;" in ran
     assert space.ok("task", "get", gated)["status"] != "pending_approval"
+
+
+def test_settings_remove_accounts_and_projects_and_lift_an_exhaustion(
+    space: Workspace, coordinator: Server, client: httpx.Client, tmp_path: Any
+) -> None:
+    account = space.ok("account", "add", "lifted@example.com", "--provider", "codex")
+    space.ok("account", "exhaust", account["id"], "--until", "3h")
+    listed = ok(client.get("/ui/settings/accounts"))
+    assert f"/ui/settings/accounts/{account['id']}/available" in listed
+    lifted = ok(client.post(f"/ui/settings/accounts/{account['id']}/available"))
+    assert f"/ui/settings/accounts/{account['id']}/available" not in lifted
+    (stored,) = [a for a in space.ok("account", "list") if a["id"] == account["id"]]
+    assert stored["is_exhausted"] is False
+    refused(client.post("/ui/settings/accounts/Ac-nope/available"), 404, "not found")
+
+    removed = ok(client.post(f"/ui/settings/accounts/{account['id']}/remove"))
+    assert "lifted@example.com" not in removed
+    assert all(a["id"] != account["id"] for a in space.ok("account", "list"))
+    refused(client.post(f"/ui/settings/accounts/{account['id']}/remove"), 404, "not found")
+
+    remote = make_remote(tmp_path / "gone", files=1)
+    project = space.ok("project", "add", "gone", remote.url)
+    iid = space.ok("initiative", "create", "Outlives it", "--project", project["id"])["id"]
+    page = ok(client.get("/ui/settings/projects"))
+    assert "unlinked from 1 initiative(s)" in page
+    after = ok(client.post(f"/ui/settings/projects/{project['id']}/remove"))
+    assert 'data-project="gone"' not in after
+    assert space.ok("initiative", "get", iid)["id"] == iid  # the initiative stays
+    refused(client.post(f"/ui/settings/projects/{project['id']}/remove"), 404, "not found")

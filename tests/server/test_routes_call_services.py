@@ -98,6 +98,11 @@ def test_projects_and_accounts_are_changed_and_removed_over_the_api(client: Test
     again = client.post("/accounts", json={"email": "a@example.com"})
     assert again.status_code == 409
     moved = client.patch(f"/accounts/{account['id']}", json={"provider": "codex"})
+    parked = client.post(f"/accounts/{account['id']}/exhaust", json={"until": "2099-01-01T00:00Z"})
+    assert parked.json()["is_exhausted"] is True
+    lifted = client.post(f"/accounts/{account['id']}/available").json()
+    assert lifted["is_exhausted"] is False and lifted["exhausted_until"] is None
+    assert client.post("/accounts/nope/available").status_code == 404
     assert moved.json()["provider"] == "codex"
     assert client.delete(f"/accounts/{account['id']}").status_code == 200
     assert client.get(f"/accounts/{account['id']}").status_code == 404

@@ -76,6 +76,16 @@ def mark_exhausted(db: Database, account_id: str, until: datetime) -> Account:
     return account
 
 
+def mark_available(db: Database, account_id: str) -> Account:
+    """Make one account available now, whatever its exhaustion said (the person knows its
+    limit was lifted). Raises ``NotFoundError`` for an unknown id."""
+    with db.transaction():
+        get_account(db, account_id)
+        account: Account = db.accounts.mark_available(account_id)
+        events.emit(db, events.ACCOUNT_EXHAUSTION_CLEARED, account)
+    return account
+
+
 def clear_expired(db: Database) -> int:
     """Make every account whose exhaustion has passed available again; return how many."""
     with db.transaction():

@@ -166,6 +166,14 @@ def exhaust(
     )
 
 
+@app.command("available", context_settings=ID_ARGS, epilog="Example: cw account available Ac1...")
+def available(id: Id, json_output: JsonOption = False) -> None:
+    """Make an exhausted account available now (its limit was lifted before the reset)."""
+    with database() as db:
+        account = accounts.mark_available(db, resolve(db, "account", id))
+    emit(account, json_output, lambda: ok(f"account {account.id} is available"))
+
+
 @app.command("clear-expired", epilog="Example: cw account clear-expired")
 def clear_expired(json_output: JsonOption = False) -> None:
     """Make available again every account whose exhaustion has passed; print how many."""

@@ -29,6 +29,7 @@ class AccountRow:
     account: Account
     readable: bool
     public: dict[str, Any]  # what the API shows: has_credentials, has_config, no secrets
+    agents: int  # agents that ran under it (removing it leaves them without an account)
 
 
 def _db(request: Request) -> Database:
@@ -91,14 +92,22 @@ def workspace_settings(request: Request) -> list[tuple[str, list[tuple[str, str]
 
 
 def account_rows(db: Database) -> list[AccountRow]:
+    users: dict[str, int] = {}
+    for agent in db.agents.find_all():
+        if agent.account_id:
+            users[agent.account_id] = users.get(agent.account_id, 0) + 1
     return [
-        AccountRow(account, readable, account_public(account))
+        AccountRow(account, readable, account_public(account), users.get(account.id, 0))
         for account, readable in db.accounts.find_all_with_readability()
     ]
 
 
-def _project_rows(db: Database) -> list[Project]:
-    return db.projects.find_all()
+def _project_rows(db: Database) -> list[tuple[Project, int]]:
+    """Each project with the number of initiatives it is linked to."""
+    return [
+        (project, len(db.projects.find_initiative_ids_by_project_id(project.id)))
+        for project in db.projects.find_all()
+    ]
 
 
 def _context(request: Request) -> dict[str, Any]:
@@ -163,6 +172,28 @@ async def add_project(request: Request) -> HTMLResponse:
         raise ValidationError("url: give the project's git URL")
     branch = fields.get("default_branch", "").strip() or None
     await run_in_threadpool(projects.add_project, _db(request), name, url, default_branch=branch)
+    return fragment(request, "_projects.html", **_context(request))
+
+
+@router.post("/ui/settings/accounts/{id}/available")
+def account_available(request: Request, id: str) -> HTMLResponse:
+    """Make an exhausted account available now (``cw account available``)."""
+    accounts.mark_available(_db(request), id)
+    return fragment(request, "_accounts.html", **_context(request))
+
+
+@router.post("/ui/settings/accounts/{id}/remove")
+def remove_account(request: Request, id: str) -> HTMLResponse:
+    """Remove the account (``cw account remove``): its agents keep their records."""
+    accounts.remove_account(_db(request), id)
+    return fragment(request, "_accounts.html", **_context(request))
+
+
+@router.post("/ui/settings/projects/{id}/remove")
+def remove_project(request: Request, id: str) -> HTMLResponse:
+    """Remove the project and its links (``cw project remove``): initiatives stay, and so
+    does the workspace's clone with every branch agents pushed."""
+    projects.remove_project(_db(request), id)
     return fragment(request, "_projects.html", **_context(request))
 
 

@@ -75,6 +75,12 @@ def exhaust(db: Db, id: str, body: m.AccountExhaust) -> m.AccountPublic:
     return _public(accounts.mark_exhausted(db, id, body.until))
 
 
+@router.post("/accounts/{id}/available", response_model=m.AccountPublic, responses=NOT_FOUND)
+def available(db: Db, id: str) -> m.AccountPublic:
+    """Make the account available now, before its exhaustion would end."""
+    return _public(accounts.mark_available(db, id))
+
+
 @router.patch("/accounts/{id}", response_model=m.AccountPublic, responses={**NOT_FOUND, **CONFLICT})
 def update_account(db: Db, id: str, body: m.AccountUpdate) -> m.AccountPublic:
     """Change what the body gives of email, provider, config and credentials."""
